@@ -1,0 +1,239 @@
+"""The `paretonet` command: a thin typer layer over the Python API.
+
+Any ParetonetError (and any usage error) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ConfigError, ParetonetError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Pick image-classification CNNs on accuracy, robustness, size and energy.",
+)
+out = Console()
+err = Console(stderr=True)
+
+SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice in this command.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result as JSON to this file.")]
+DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder holding the dataset files (IDX or CIFAR-10 batches).")]
+
+
+def _write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    except OSError as e:
+        raise ConfigError(f"--output: cannot write {path}: {e.strerror or e}") from None
+    err.print(f"wrote {path}")
+
+
+def _objective_table(title: str, objectives) -> Table:  # noqa: ANN001
+    t = Table(title=title)
+    for col in ("objective", "value", "unit", "direction"):
+        t.add_column(col, justify="right" if col == "value" else "left")
+    for o in objectives:
+        value = f"{o.value:.4f}" if o.unit == "fraction" else f"{o.value:,.0f}"
+        t.add_row(o.name, value, o.unit, o.direction)
+    return t
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ConfigError(f"--input-shape: got {text!r}, expected C,H,W such as 1,8,8")
+    return shape  # type: ignore[return-value]
+
+
+@app.command("train")
+def train_cmd(
+    arch: Annotated[str, typer.Option(help="Named member (lenet5), genotype string, or 'space:genotype'.")] = "lenet5",
+    space: Annotated[str, typer.Option(help="Search space: lenet or nb201.")] = "lenet",
+    dataset: Annotated[str, typer.Option(help="digits, mnist, fashion-mnist, cifar10 or synthetic.")] = "digits",
+    data_dir: DataDirOpt = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs (0 measures the untrained model).")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 64,
+    optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="L2 weight decay.")] = 0.0,
+    schedule: Annotated[str, typer.Option(help="cosine, step or constant.")] = "cosine",
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a better validation accuracy.")] = None,
+    bits: Annotated[int, typer.Option(help="Bit width for the size objective.")] = 32,
+    seed: SeedOpt = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the train/validation/test split.")] = 0,
+    output: OutputOpt = None,
+    save: Annotated[Optional[Path], typer.Option("--save-model", help="Save the model as PATH.safetensors + PATH.json.")] = None,
+) -> None:
+    """Train one architecture and print its objectives."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .data import DataConfig
+    from .modelfile import ModelMeta, save_model
+    from .modelfile import model_paths as save_paths
+    from .pipeline import train_architecture
+    from .spaces import Architecture
+    from .train import TrainConfig
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                         weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience)
+    architecture = Architecture.parse(arch, space=None if ":" in arch and not arch.startswith("|") else space)
+    if save is not None and output is not None and output.resolve() == save_paths(save)[1].resolve():
+        raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
+    data_config = DataConfig(name=dataset, root=data_dir, seed=split_seed)
+    from .data import load_dataset
+
+    data = load_dataset(data_config)
+    err.print(f"{architecture}  on {data.name} {data.input_shape}: {len(data.train)} train / "
+              f"{len(data.val)} val / {len(data.test)} test images")
+    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err,
+                        disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("train", total=max(1, epochs), epoch=0, info="")
+
+        def on_epoch(s) -> None:  # noqa: ANN001
+            info = f"loss {s.train_loss:.4f}" + (f"  val {s.val_accuracy:.4f}" if s.val_accuracy is not None else "")
+            progress.update(task, advance=1, epoch=s.epoch, info=info)
+
+        trained = train_architecture(architecture, data, config, bits=bits, on_epoch=on_epoch)
+    rec = trained.record
+    res = trained.result
+    out.print(_objective_table(f"{architecture.space} on {data.name}, seed {seed}", rec.objectives))
+    if res.history:
+        last = res.history[-1]
+        out.print(f"epochs run {res.epochs_run}, best validation epoch {res.best_epoch}, "
+                  f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s")
+    if save is not None:
+        meta = ModelMeta(architecture=str(architecture), input_shape=data.input_shape, n_classes=data.n_classes,
+                         dataset=data.name, seed=seed, metrics={o.name: o.value for o in rec.objectives},
+                         train_config=asdict(config))
+        paths = save_model(save, trained.model, meta)
+        err.print(f"saved {paths[0]} and {paths[1]}")
+    _write_json(output, {"record": rec.to_dict(), "history": [asdict(h) for h in res.history],
+                         "best_epoch": res.best_epoch, "stopped_early": res.stopped_early, "seconds": res.seconds})
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[Path, typer.Argument(help="Model saved by `paretonet train --save-model` (.safetensors + .json).")],
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset to evaluate on (default: the model's own).")] = None,
+    data_dir: DataDirOpt = None,
+    bits: Annotated[int, typer.Option(help="Bit width for the size objective.")] = 32,
+    seed: SeedOpt = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the train/validation/test split.")] = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Measure the objectives of a saved model on a dataset's test split."""
+    from .data import DataConfig, load_dataset
+    from .evaluate import check_input_shape, evaluate_objectives
+    from .modelfile import load_model
+    from .records import Record, versions
+
+    net, meta = load_model(model)
+    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
+    check_input_shape(meta.input_shape, data)
+    if data.n_classes != meta.n_classes:
+        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
+    objectives = evaluate_objectives(net, data, bits=bits)
+    rec = Record(meta.architecture, data.name, meta.seed, objectives, variant="" if bits == 32 else f"bits={bits}",
+                 budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed}, versions=versions())
+    out.print(_objective_table(f"{meta.architecture} on {data.name}", objectives))
+    _write_json(output, {"record": rec.to_dict()})
+
+
+@app.command("spaces")
+def spaces_cmd(
+    space: Annotated[Optional[str], typer.Argument(help="A search space to show (lenet, nb201); none lists them all.")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Show this architecture: named member or genotype string.")] = None,
+    sample: Annotated[int, typer.Option(help="Draw this many random architectures.")] = 0,
+    input_shape: Annotated[str, typer.Option(help="Input shape C,H,W for building and counting.")] = "1,8,8",
+    classes: Annotated[int, typer.Option(help="Number of classes for building and counting.")] = 10,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """List search spaces, show one architecture layer by layer, or sample architectures."""
+    from .hw import count_macs, count_params, profile_layers
+    from .spaces import SPACES, Architecture, build_model, sample_architecture
+
+    shape = _parse_shape(input_shape)
+    if space is None:
+        t = Table(title="search spaces")
+        t.add_column("space")
+        t.add_column("named members")
+        for name in SPACES.names():
+            t.add_row(name, "\n".join(f"{k} = {v}" for k, v in SPACES.get(name).named.items()))
+        out.print(t)
+        _write_json(output, {"spaces": {n: SPACES.get(n).named for n in SPACES.names()}})
+        return
+    SPACES.get(space)
+    if sample < 0:
+        raise ConfigError(f"--sample: got {sample}, expected an integer >= 0")
+    archs = [Architecture.parse(arch, space=space)] if arch else []
+    archs += [sample_architecture(space, seed + i, shape) for i in range(sample)]
+    if not archs:
+        archs = [Architecture.parse(name, space=space) for name in SPACES.get(space).named]
+    rows = []
+    for a in archs:
+        model = build_model(a, shape, classes)
+        macs = count_macs(model, shape)
+        rows.append({"architecture": str(a), "params": count_params(model), "macs": macs.total_macs,
+                     "layers": [{"name": p.name, "kind": p.kind, "out_shape": list(p.out_shape), "params": p.params,
+                                 "macs": p.macs} for p in profile_layers(model, shape) if p.kind in ("conv", "linear")]})
+    t = Table(title=f"{space} architectures for input {shape}, {classes} classes")
+    for col in ("architecture", "params", "MACs"):
+        t.add_column(col, justify="left" if col == "architecture" else "right", overflow="fold")
+    for r in rows:
+        t.add_row(r["architecture"], f"{r['params']:,}", f"{r['macs']:,}")
+    out.print(t)
+    if len(rows) == 1:
+        lt = Table(title="conv and linear layers")
+        for col in ("layer", "kind", "output", "params", "MACs"):
+            lt.add_column(col)
+        for layer in rows[0]["layers"]:
+            lt.add_row(layer["name"], layer["kind"], "x".join(map(str, layer["out_shape"])), f"{layer['params']:,}", f"{layer['macs']:,}")
+        out.print(lt)
+    _write_json(output, {"architectures": rows})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn expected errors into one stderr line and exit code 2."""
+    from typer._click.exceptions import ClickException
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="paretonet", standalone_mode=False)
+    except ParetonetError as e:
+        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except ClickException as e:
+        err.print(f"error: {e.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("aborted", markup=False)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

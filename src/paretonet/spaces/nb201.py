@@ -1,0 +1,180 @@
+"""NAS-Bench-201: a 4-node cell with 6 edges, in the exact CIFAR skeleton of the benchmark.
+
+Cell string: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|  (edges 0-1 | 0-2 1-2 | 0-3 1-3 2-3).
+NASLib's tuple orders the same edges as (1-2, 1-3, 1-4, 2-3, 2-4, 3-4) with 1-based nodes,
+i.e. (0-1, 0-2, 0-3, 1-2, 1-3, 2-3), and codes ops as 0 skip, 1 none, 2 conv3x3, 3 conv1x1, 4 avgpool.
+
+Skeleton: 3x3 conv stem (16 ch) + BN; three stages of 5 cells at 16/32/64 channels joined by
+residual reduction blocks (ReLU-Conv3x3(s2)-BN, ReLU-Conv3x3-BN, shortcut AvgPool2x2 + Conv1x1);
+BN-ReLU, global average pool, linear classifier. Its parameter count reproduces the benchmark's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ArchitectureError
+from ._base import SPACES, SearchSpace
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+# (from node, to node) of each position of the cell string
+EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+# position in the NASLib tuple of each position of the cell string
+_NASLIB_POS = (0, 1, 3, 2, 4, 5)
+STEM_CHANNELS = 16
+CELLS_PER_STAGE = 5
+
+
+@dataclass(frozen=True)
+class CellGenotype:
+    ops: tuple[str, ...]  # one op per edge, in cell-string order
+
+    def __post_init__(self) -> None:
+        if len(self.ops) != 6:
+            raise ArchitectureError(f"nb201 cell: got {len(self.ops)} ops, expected 6")
+        for op in self.ops:
+            if op not in OPS:
+                raise ArchitectureError(f"nb201 cell: unknown op {op!r}, expected one of {', '.join(OPS)}")
+
+    def __str__(self) -> str:
+        o = self.ops
+        return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
+
+    @property
+    def naslib(self) -> tuple[int, ...]:
+        """The NASLib op-index tuple of this cell."""
+        out = [0] * 6
+        for i, op in enumerate(self.ops):
+            out[_NASLIB_POS[i]] = NASLIB_OPS.index(op)
+        return tuple(out)
+
+    @classmethod
+    def from_naslib(cls, codes: tuple[int, ...]) -> "CellGenotype":
+        if len(codes) != 6 or any(not 0 <= c < 5 for c in codes):
+            raise ArchitectureError(f"nb201 NASLib tuple {codes}: expected 6 op indices in 0..4")
+        return cls(tuple(NASLIB_OPS[codes[_NASLIB_POS[i]]] for i in range(6)))
+
+
+_CELL = re.compile(r"^\|([a-z0-9_]+)~0\|\+\|([a-z0-9_]+)~0\|([a-z0-9_]+)~1\|\+\|([a-z0-9_]+)~0\|([a-z0-9_]+)~1\|([a-z0-9_]+)~2\|$")
+_TUPLE = re.compile(r"^\(?\s*(\d)\s*,\s*(\d)\s*,\s*(\d)\s*,\s*(\d)\s*,\s*(\d)\s*,\s*(\d)\s*,?\s*\)?$")
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class Zero(nn.Module):
+    """The 'none' op: contributes nothing to its node."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def make_op(op: str, channels: int) -> nn.Module:
+    if op == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, 1)
+    if op == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1, 1)
+    if op == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    if op == "skip_connect":
+        return nn.Identity()
+    return Zero()
+
+
+class Cell(nn.Module):
+    def __init__(self, genotype: CellGenotype, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(make_op(op, channels) for op in genotype.ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for target in (1, 2, 3):
+            total = None
+            for k, (src, dst) in enumerate(EDGES):
+                if dst == target:
+                    y = self.edges[k](nodes[src])
+                    total = y if total is None else total + y
+            nodes.append(total)
+        return nodes[3]
+
+
+class ResidualReduction(nn.Module):
+    """The stride-2 basic residual block between stages."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1)
+        self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Network(nn.Sequential):
+    def __init__(self, genotype: CellGenotype, in_channels: int, n_classes: int) -> None:
+        c = STEM_CHANNELS
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
+        for stage in range(3):
+            if stage:
+                layers.append(ResidualReduction(c, 2 * c))
+                c *= 2
+            layers += [Cell(genotype, c) for _ in range(CELLS_PER_STAGE)]
+        layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes)]
+        super().__init__(*layers)
+
+
+class NB201Space(SearchSpace):
+    name = "nb201"
+    named = {
+        "resnet": "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|",
+        "best-cifar10": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    }
+
+    def parse(self, text: str) -> CellGenotype:
+        text = text.strip()
+        if m := _CELL.match(text):
+            return CellGenotype(tuple(m.groups()))
+        if m := _TUPLE.match(text):
+            return CellGenotype.from_naslib(tuple(int(v) for v in m.groups()))
+        raise ArchitectureError(
+            f"nb201 architecture {text!r}: expected a cell string '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|', "
+            f"a NASLib tuple '(2, 0, 3, 1, 4, 0)', or one of {', '.join(self.named)}"
+        )
+
+    def build(self, g: CellGenotype, input_shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+        return NB201Network(g, input_shape[0], n_classes)
+
+    def fits(self, g: CellGenotype, input_shape: tuple[int, int, int]) -> bool:
+        return min(input_shape[1:]) >= 4  # two stride-2 reductions
+
+    def sample(self, rng: np.random.Generator) -> CellGenotype:
+        return CellGenotype(tuple(str(op) for op in rng.choice(OPS, size=6)))
+
+    def mutate(self, g: CellGenotype, rng: np.random.Generator) -> CellGenotype:
+        i = int(rng.integers(6))
+        others = [op for op in OPS if op != g.ops[i]]
+        ops = list(g.ops)
+        ops[i] = str(rng.choice(others))
+        return CellGenotype(tuple(ops))
+
+    def all_genotypes(self) -> list[CellGenotype]:
+        """All 5^6 = 15,625 cells, in NASLib tuple order."""
+        import itertools
+
+        return [CellGenotype.from_naslib(t) for t in itertools.product(range(5), repeat=6)]
+
+
+SPACES.add("nb201", NB201Space())
