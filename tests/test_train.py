@@ -93,3 +93,13 @@ def test_training_does_not_touch_global_rng(synthetic):
     state = torch.random.get_rng_state()
     train_architecture("lenet:lenet-tiny", synthetic, TrainConfig(epochs=1))
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.mark.slow
+def test_lenet5_fashion_mnist_five_epochs_reaches_88_percent():
+    from paretonet.data._loaders import DEBIAN_DATASETS
+
+    if not (DEBIAN_DATASETS / "fashion-mnist").is_dir():
+        pytest.skip("Debian package dataset-fashion-mnist is not installed")
+    t = train_architecture("lenet:lenet5", DataConfig("fashion-mnist"), TrainConfig(epochs=5))
+    assert t.record.value("accuracy") >= 0.88
