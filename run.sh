@@ -15,9 +15,12 @@ setup() {
   fi
   # Reinstall only when the dependency files changed since the last setup.
   local stamp
-  stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-32)
+  stamp=$(cat pyproject.toml constraints.txt requirements-crosscheck.txt | sha256sum | cut -c1-32)
   if [ "$(cat "$VENV/.paretonet-setup" 2>/dev/null || true)" != "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev]"
+    # Peer libraries the cross-check tests compare against; --no-deps because torchattacks
+    # declares torchvision, which would drag in a CUDA torch (it imports only torch).
+    "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-crosscheck.txt
     # An unpinned torch would have pulled a CUDA build; the constraint must keep the CPU 2.13.0.
     "$VENV/bin/python" -c 'import torch, sys; v = torch.__version__; sys.exit(0 if v.startswith("2.13.0") else f"torch {v} installed, expected 2.13.0")'
     echo "$stamp" > "$VENV/.paretonet-setup"

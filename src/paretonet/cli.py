@@ -212,6 +212,154 @@ def spaces_cmd(
     _write_json(output, {"architectures": rows})
 
 
+def _floats(option: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated numbers such as 0.05,0.1")
+    return values
+
+
+def _load_for_eval(model: Path, dataset: str | None, data_dir: str | None, split_seed: int):  # noqa: ANN202
+    from .data import DataConfig, load_dataset
+    from .evaluate import check_input_shape
+    from .modelfile import load_model
+
+    net, meta = load_model(model)
+    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
+    check_input_shape(meta.input_shape, data)
+    if data.n_classes != meta.n_classes:
+        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
+    return net, meta, data
+
+
+@app.command("robustness")
+def robustness_cmd(
+    model: Annotated[Path, typer.Argument(help="Model saved by `paretonet train --save-model`.")],
+    preset: Annotated[str, typer.Option(help="fast (FGSM+PGD), standard (APGD-CE+APGD-DLR+Square) or full.")] = "standard",
+    attacks: Annotated[Optional[str], typer.Option(help="Comma-separated attacks instead of a preset.")] = None,
+    eps: Annotated[str, typer.Option(help="Perturbation size(s) in [0, 1], comma-separated for a curve.")] = "0.1",
+    norm: Annotated[str, typer.Option(help="Linf or L2.")] = "Linf",
+    steps: Annotated[Optional[int], typer.Option(help="Iterations of PGD/APGD (default 20/100).")] = None,
+    restarts: Annotated[int, typer.Option(help="Random restarts of PGD/APGD/Square.")] = 1,
+    queries: Annotated[int, typer.Option(help="Square's query budget.")] = 5000,
+    noise: Annotated[Optional[list[str]], typer.Option(help="Noise curve, e.g. gaussian:0.1,0.2 (repeatable).")] = None,
+    draws: Annotated[int, typer.Option(help="Noise draws per level.")] = 5,
+    images: Annotated[Optional[int], typer.Option(help="Test images to use (default: the whole test split).")] = None,
+    no_sanity: Annotated[bool, typer.Option("--no-sanity", help="Skip the sanity checks.")] = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset (default: the model's own).")] = None,
+    data_dir: DataDirOpt = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the train/validation/test split.")] = 0,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Worst-case adversarial robustness, sanity checks and noise curves of a saved model."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .evaluate import RobustnessConfig, noise_robustness, parse_noise_spec, robustness_curve
+    from .pipeline import select_images
+
+    eps_values = _floats("--eps", eps)
+    attack_names = tuple(a.strip() for a in attacks.split(",") if a.strip()) if attacks else None
+    cfg = RobustnessConfig(eps=eps_values[0], norm=norm, preset=preset, attacks=attack_names, steps=steps,
+                           restarts=restarts, queries=queries, seed=seed, sanity=not no_sanity)
+    noise_specs = [parse_noise_spec(n) for n in noise or []]
+    net, meta, data = _load_for_eval(model, dataset, data_dir, split_seed)
+    x, y = select_images(data, images, seed)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+                        disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("attacks", total=None)
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        curve = robustness_curve(net, x, y, eps_values, cfg, progress=on_progress)
+    t = Table(title=f"{meta.architecture}: worst case over {cfg.label}, {len(x)} images, {curve[0].gradient_mode}")
+    for col in ("eps", "clean", "robust", *[a.name for a in curve[0].attacks]):
+        t.add_column(col, justify="right")
+    for r in curve:
+        t.add_row(f"{r.eps:g}", f"{r.clean_accuracy:.4f}", f"{r.robust_accuracy:.4f}", *[str(a.images_broken) for a in r.attacks])
+    out.print(t)
+    out.print("(attack columns: images each attack broke that every earlier attack left standing)")
+    st = Table(title=f"sanity checks at eps {curve[0].eps:g}")
+    for col in ("check", "result", "value", "threshold"):
+        st.add_column(col)
+    for c in curve[0].sanity:
+        st.add_row(c.name, "pass" if c.passed else "FAIL", f"{c.value:.4g}", f"{c.threshold:.4g}")
+    if curve[0].sanity:
+        out.print(st)
+    if any(r.gradient_masking_suspected for r in curve):
+        err.print("warning: gradient masking suspected (see the failed checks); "
+                  + ("robust accuracy above used BPDA, transfer and Square" if curve[0].gradient_mode != "white-box"
+                     else "white-box numbers may overstate robustness"))
+    noise_points = []
+    for kind, levels in noise_specs:
+        noise_points += noise_robustness(net, x, y, kind, levels, draws=draws, seed=seed)
+    if noise_points:
+        nt = Table(title=f"accuracy under noise ({draws} draws per level)")
+        for col in ("noise", "level", "mean", "std"):
+            nt.add_column(col, justify="right")
+        for p in noise_points:
+            nt.add_row(p.kind, f"{p.level:g}", f"{p.mean_accuracy:.4f}", f"{p.std_accuracy:.4f}")
+        out.print(nt)
+    _write_json(output, {"architecture": meta.architecture, "dataset": data.name, "images": len(x), "seed": seed,
+                         "robustness": [asdict(r) for r in curve],
+                         "objectives": [asdict(r.objective()) for r in curve],
+                         "noise": [asdict(p) for p in noise_points]})
+
+
+@app.command("variance")
+def variance_cmd(
+    arch: Annotated[list[str], typer.Option(help="Architecture (repeat for two to count ranking flips).")],
+    space: Annotated[str, typer.Option(help="Search space of bare architecture strings.")] = "lenet",
+    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "digits",
+    data_dir: DataDirOpt = None,
+    seeds: Annotated[int, typer.Option(help="Number of training seeds (0..k-1).")] = 5,
+    epochs: Annotated[int, typer.Option(help="Training epochs per seed.")] = 15,
+    preset: Annotated[str, typer.Option(help="Attack preset.")] = "fast",
+    eps: Annotated[float, typer.Option(help="Perturbation size.")] = 0.1,
+    images: Annotated[Optional[int], typer.Option(help="Test images (default: all).")] = None,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Clean and robust accuracy over training seeds: mean, std, min, max, 95 % interval, ranking flips."""
+    from .data import DataConfig, load_dataset
+    from .evaluate import RobustnessConfig, ranking_flips
+    from .pipeline import seed_variance
+    from .spaces import Architecture
+    from .train import TrainConfig
+
+    if seeds < 1:
+        raise ConfigError(f"--seeds: got {seeds}, expected an integer >= 1")
+    if len(arch) > 2:
+        raise ConfigError(f"--arch: got {len(arch)} architectures, expected one or two")
+    archs = [Architecture.parse(a, space=None if ":" in a and not a.startswith("|") else space) for a in arch]
+    data = load_dataset(DataConfig(name=dataset, root=data_dir))
+    cfg = RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False)
+    results = []
+    for a in archs:
+        results.append(seed_variance(a, data, TrainConfig(epochs=epochs), tuple(range(seeds)), cfg, images=images,
+                                     on_seed=lambda s, a=a: err.print(f"{a}: seed {s} done")))
+    t = Table(title=f"{seeds} seeds, {results[0].n_images} images, robust = worst case {results[0].robustness}")
+    for col in ("architecture", "metric", "mean", "std", "min", "max", "95% interval"):
+        t.add_column(col, overflow="fold")
+    for r in results:
+        for metric, s in (("clean", r.clean), ("robust", r.robust)):
+            t.add_row(r.architecture, metric, f"{s.mean:.4f}", f"{s.std:.4f}", f"{s.min:.4f}", f"{s.max:.4f}",
+                      f"[{s.ci95_low:.4f}, {s.ci95_high:.4f}]")
+    out.print(t)
+    payload: dict[str, Any] = {"variance": [asdict(r) for r in results]}
+    if len(results) == 2:
+        flips = ranking_flips(*results)
+        out.print(f"better on average: {flips.better_on_average}; ranking flips on {flips.paired_flip_rate:.0%} of seeds, "
+                  f"{flips.cross_flip_rate:.0%} of cross-seed pairs")
+        payload["ranking_flips"] = asdict(flips)
+    _write_json(output, payload)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn expected errors into one stderr line and exit code 2."""
     from typer._click.exceptions import ClickException

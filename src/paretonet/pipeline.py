@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import nn
@@ -13,6 +15,11 @@ from .records import Record, versions
 from .spaces import Architecture, build_model
 from .train import TrainConfig, TrainResult, train
 from .train._loop import BatchCallback, EpochCallback
+
+if TYPE_CHECKING:
+    import torch
+
+    from .evaluate import RobustnessConfig, SeedVariance
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,3 +65,51 @@ def train_architecture(
         versions=versions(),
     )
     return TrainedModel(model, arch, dataset, result, record)
+
+
+def seed_variance(
+    arch: Architecture | str,
+    data: DataConfig | Dataset,
+    config: TrainConfig,
+    seeds: tuple[int, ...],
+    robustness: RobustnessConfig,
+    *,
+    images: int | None = None,
+    on_seed: Callable[[int], None] | None = None,
+) -> SeedVariance:
+    """Train `arch` once per seed; clean and worst-case robust accuracy on the same test images."""
+    from dataclasses import replace
+
+    from .evaluate import SeedVariance, evaluate_robustness, summarize
+    from .errors import ConfigError
+
+    if not seeds:
+        raise ConfigError("seeds: got none, expected at least one")
+    dataset = data if isinstance(data, Dataset) else load_dataset(data)
+    x, y = select_images(dataset, images, robustness.seed)
+    clean, robust = [], []
+    for s in seeds:
+        trained = train_architecture(arch, dataset, replace(config, seed=s))
+        r = evaluate_robustness(trained.model, x, y, robustness)
+        clean.append(r.clean_accuracy)
+        robust.append(r.robust_accuracy)
+        if on_seed is not None:
+            on_seed(s)
+    name = str(arch if isinstance(arch, Architecture) else Architecture.parse(arch))
+    return SeedVariance(name, tuple(seeds), len(x), f"{robustness.label}@{robustness.eps:g}", tuple(clean),
+                        tuple(robust), summarize(clean), summarize(robust))
+
+
+def select_images(dataset: Dataset, images: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`images` test images chosen by a seeded permutation (all of them, in order, when None)."""
+    import torch
+
+    from .errors import ConfigError
+
+    n = len(dataset.test)
+    if images is None:
+        return dataset.test.x, dataset.test.y
+    if isinstance(images, bool) or not isinstance(images, int) or not 1 <= images <= n:
+        raise ConfigError(f"images: got {images!r}, the test split of {dataset.name!r} has {n} images (expected 1..{n})")
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:images].sort().values
+    return dataset.test.x[idx], dataset.test.y[idx]

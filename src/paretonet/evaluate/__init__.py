@@ -1,14 +1,49 @@
-"""Evaluation: clean accuracy and the registry of objectives (robustness arrives in a later issue)."""
+"""Evaluation: clean accuracy, the objective registry, attacks, worst-case robustness, noise, sanity checks."""
 
 from ._accuracy import accuracy, predict_logits
+from ._attacks import ATTACKS, Attack, AttackConfig, make_attack
+from ._gradients import NonDifferentiable, RoundInput, gradient_mode, has_gradient_free_layers
+from ._noise import NOISE_KINDS, NoisePoint, noise_robustness, parse_noise_spec
 from ._objectives import BASIC_OBJECTIVES, OBJECTIVES, EvalContext, check_input_shape, evaluate_objectives
+from ._robustness import (
+    PRESETS,
+    AttackOutcome,
+    RobustnessConfig,
+    RobustnessResult,
+    evaluate_robustness,
+    robustness_curve,
+)
+from ._sanity import SanityCheck
 
 __all__ = [
+    "ATTACKS",
     "BASIC_OBJECTIVES",
+    "NOISE_KINDS",
     "OBJECTIVES",
+    "PRESETS",
+    "Attack",
+    "AttackConfig",
+    "AttackOutcome",
     "EvalContext",
+    "NoisePoint",
+    "NonDifferentiable",
+    "RobustnessConfig",
+    "RobustnessResult",
+    "RoundInput",
+    "SanityCheck",
     "accuracy",
     "check_input_shape",
     "evaluate_objectives",
+    "evaluate_robustness",
+    "gradient_mode",
+    "has_gradient_free_layers",
+    "make_attack",
+    "noise_robustness",
+    "parse_noise_spec",
     "predict_logits",
+    "robustness_curve",
 ]
+
+from ._variance import RankingFlips, SeedVariance, Summary, ranking_flips, summarize  # noqa: E402
+
+__all__ += ["RankingFlips", "SeedVariance", "Summary", "ranking_flips", "summarize"]

@@ -1,0 +1,218 @@
+"""Worst-case robust accuracy over a preset of attacks, with per-image outcomes and eps sweeps.
+
+Each attack runs only on the images every earlier attack failed to break (early exit); the
+per-image outcome records which attack broke it. Models with NonDifferentiable layers are never
+scored by plain white-box attacks: each gradient attack runs with BPDA and by transfer from the
+differentiable twin, and Square always runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, check_choice, check_float, check_int
+from ..records import Objective
+from ._attacks import ATTACKS, NORMS, AttackConfig, make_attack
+from ._gradients import gradient_mode, has_gradient_free_layers
+from ._sanity import SanityCheck, run_sanity_checks
+
+PRESETS: dict[str, tuple[str, ...]] = {
+    "fast": ("fgsm", "pgd"),
+    "standard": ("apgd-ce", "apgd-dlr", "square"),
+    "full": ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "square"),
+}
+MISCLASSIFIED = "misclassified"
+ProgressFn = Callable[[str, int, int], None]  # (attack name, images done, images to attack)
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    eps: float = 0.1
+    norm: str = "Linf"
+    preset: str = "standard"
+    attacks: tuple[str, ...] | None = None  # overrides the preset's list
+    steps: int | None = None  # None: each attack's default
+    restarts: int = 1
+    queries: int = 5000
+    seed: int = 0
+    early_exit: bool = True
+    sanity: bool = True
+    sanity_images: int = 200
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        check_float("eps", self.eps, minimum=0.0, maximum=1.0)
+        check_choice("norm", self.norm, NORMS)
+        if self.attacks is None:
+            check_choice("preset", self.preset, tuple(PRESETS))
+        else:
+            if not self.attacks:
+                raise ConfigError("attacks: got an empty list, expected at least one attack")
+            for a in self.attacks:
+                ATTACKS.get(a)
+        if self.steps is not None:
+            check_int("steps", self.steps, minimum=1)
+        check_int("restarts", self.restarts, minimum=1)
+        check_int("queries", self.queries, minimum=1)
+        check_int("seed", self.seed, minimum=0)
+        check_int("sanity_images", self.sanity_images, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+
+    @property
+    def attack_names(self) -> tuple[str, ...]:
+        return self.attacks if self.attacks is not None else PRESETS[self.preset]
+
+    @property
+    def label(self) -> str:
+        return self.preset if self.attacks is None else "+".join(self.attacks)
+
+    def attack_config(self, name: str) -> AttackConfig:
+        steps = self.steps if name in ("pgd", "apgd-ce", "apgd-dlr") else None
+        return AttackConfig(name, self.eps, self.norm, steps=steps, restarts=self.restarts,
+                            queries=self.queries, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    name: str  # e.g. "pgd", "pgd/bpda", "pgd/transfer", "square"
+    budget: dict = field(hash=False)
+    images_attacked: int
+    images_broken: int
+    robust_accuracy_after: float  # worst case over this and all earlier attacks
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RobustnessResult:
+    eps: float
+    norm: str
+    preset: str
+    seed: int
+    n_images: int
+    clean_accuracy: float
+    robust_accuracy: float
+    gradient_mode: str  # "white-box" or "bpda+transfer+square"
+    attacks: tuple[AttackOutcome, ...]
+    broken_by: tuple[str, ...]  # per image: "" robust, "misclassified", or the attack that broke it
+    sanity: tuple[SanityCheck, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def sanity_passed(self) -> bool:
+        return all(c.passed for c in self.sanity)
+
+    @property
+    def gradient_masking_suspected(self) -> bool:
+        return any(not c.passed for c in self.sanity if c.name in ("nonzero_input_gradients", "blackbox_not_below_whitebox"))
+
+    def objective(self) -> Objective:
+        return Objective(f"robust_accuracy@{self.preset}:{self.eps:g}", self.robust_accuracy, "fraction", "max")
+
+
+def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, AttackConfig, str]], str]:
+    """(display name, attack config, how) in run order; how is white | bpda | transfer."""
+    names = cfg.attack_names
+    if not has_gradient_free_layers(model):
+        return [(n, cfg.attack_config(n), "white") for n in names], "white-box"
+    plan = []
+    for n in names:
+        if n == "square":
+            plan.append((n, cfg.attack_config(n), "white"))
+        else:
+            plan += [(f"{n}/bpda", cfg.attack_config(n), "bpda"), (f"{n}/transfer", cfg.attack_config(n), "transfer")]
+    if "square" not in names:
+        plan.append(("square", cfg.attack_config("square"), "white"))
+    return plan, "bpda+transfer+square"
+
+
+def run_attack(model: nn.Module, config: AttackConfig, how: str, x: torch.Tensor, y: torch.Tensor,
+               index: torch.Tensor) -> torch.Tensor:
+    """Adversarial inputs from one attack: on the model itself, with BPDA, or on its differentiable twin."""
+    attack = make_attack(config)
+    mode = {"white": "exact", "bpda": "bpda", "transfer": "surrogate"}[how]
+    with gradient_mode(model, mode):
+        return attack(model, x, y, index)
+
+
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), gradient_mode(model, "exact"):
+            return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was)
+
+
+def bounds_violation(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> float:
+    """How far adversarial inputs leave the eps-ball or [0, 1] (0 when all are inside)."""
+    if len(x) == 0:
+        return 0.0
+    d = (x_adv - x).flatten(1)
+    dist = d.abs().amax(1) if norm == "Linf" else d.norm(dim=1)
+    outside = max(float((x_adv.min() * -1).clamp_min(0)), float((x_adv.max() - 1).clamp_min(0)))
+    return max(float((dist - eps).clamp_min(0).max()), outside)
+
+
+def evaluate_robustness(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: RobustnessConfig = RobustnessConfig(),
+    *,
+    progress: ProgressFn | None = None,
+) -> RobustnessResult:
+    """Worst-case robust accuracy of `model` on (x, y) under config's attacks at config.eps."""
+    start = time.perf_counter()
+    n = len(x)
+    if n == 0:
+        raise ConfigError("images: got 0 images, expected at least 1")
+    clean = predict(model, x, config.batch_size) == y
+    robust = clean.clone()
+    broken_by = ["" if c else MISCLASSIFIED for c in clean.tolist()]
+    plan, mode = _plan(model, config)
+    outcomes = []
+    max_violation = 0.0
+    for name, acfg, how in plan:
+        t0 = time.perf_counter()
+        todo = torch.nonzero(robust if config.early_exit else torch.ones(n, dtype=torch.bool)).flatten()
+        broken_here = 0
+        for b in range(0, len(todo), config.batch_size):
+            idx = todo[b : b + config.batch_size]
+            adv = run_attack(model, acfg, how, x[idx], y[idx], idx)
+            max_violation = max(max_violation, bounds_violation(adv, x[idx], config.eps, config.norm))
+            fooled = predict(model, adv, config.batch_size) != y[idx]
+            newly = idx[fooled & robust[idx]]
+            for i in newly.tolist():
+                broken_by[i] = name
+            robust[newly] = False
+            broken_here += len(newly)
+            if progress is not None:
+                progress(name, min(b + config.batch_size, len(todo)), len(todo))
+        outcomes.append(AttackOutcome(name, acfg.budget(), len(todo), broken_here, float(robust.double().mean()),
+                                      time.perf_counter() - t0))
+    sanity: tuple[SanityCheck, ...] = ()
+    if config.sanity:
+        m = min(n, config.sanity_images)
+        sanity = run_sanity_checks(model, x[:m], y[:m], config.eps, config.norm, config.seed, max_violation)
+    return RobustnessResult(
+        eps=config.eps, norm=config.norm, preset=config.label, seed=config.seed, n_images=n,
+        clean_accuracy=float(clean.double().mean()), robust_accuracy=float(robust.double().mean()),
+        gradient_mode=mode, attacks=tuple(outcomes), broken_by=tuple(broken_by), sanity=sanity,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def robustness_curve(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_values: Sequence[float],
+    config: RobustnessConfig = RobustnessConfig(), *, progress: ProgressFn | None = None,
+) -> tuple[RobustnessResult, ...]:
+    """Worst-case robust accuracy at each eps, each with its own sanity checks."""
+    if not eps_values:
+        raise ConfigError("eps: got an empty list, expected at least one value")
+    return tuple(evaluate_robustness(model, x, y, replace(config, eps=e), progress=progress) for e in eps_values)

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from paretonet import DataConfig, TrainConfig, train_architecture
+from paretonet.errors import ConfigError, RegistryError
+from paretonet.evaluate import (
+    AttackConfig,
+    RobustnessConfig,
+    RoundInput,
+    evaluate_robustness,
+    gradient_mode,
+    make_attack,
+    noise_robustness,
+    parse_noise_spec,
+    robustness_curve,
+)
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    t = train_architecture("lenet:lenet5", DataConfig("digits"), TrainConfig(epochs=15))
+    return t.model.eval(), t.dataset.test.x, t.dataset.test.y
+
+
+def _acc(model, x, y):
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).double().mean())
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "apgd-ce", "apgd-dlr", "square"])
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_every_attack_stays_in_the_ball_and_the_unit_range(lenet, name, norm):
+    model, x, y = lenet
+    eps = 0.1 if norm == "Linf" else 1.0
+    adv = make_attack(AttackConfig(name, eps, norm, steps=5, queries=50))(model, x[:40], y[:40])
+    d = (adv - x[:40]).flatten(1)
+    dist = d.abs().amax(1) if norm == "Linf" else d.norm(dim=1)
+    assert float(dist.max()) <= eps + 1e-5
+    assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
+    assert _acc(model, adv, y[:40]) <= _acc(model, x[:40], y[:40])
+
+
+def test_attacks_restore_mode_and_leave_global_rng_alone(lenet):
+    model, x, y = lenet
+    model.train()
+    torch.manual_seed(0)
+    state = torch.random.get_rng_state()
+    for name in ("pgd", "apgd-ce", "square"):
+        make_attack(AttackConfig(name, 0.1, steps=3, queries=20))(model, x[:10], y[:10])
+    assert model.training and torch.equal(torch.random.get_rng_state(), state)
+    model.eval()
+
+
+def test_worst_case_records_who_broke_each_image(lenet):
+    model, x, y = lenet
+    r = evaluate_robustness(model, x[:120], y[:120], RobustnessConfig(eps=0.1, preset="fast", sanity=False))
+    assert r.gradient_mode == "white-box"
+    assert [a.name for a in r.attacks] == ["fgsm", "pgd"]
+    robust = sum(b == "" for b in r.broken_by)
+    assert robust / 120 == r.robust_accuracy < r.clean_accuracy
+    assert sum(b == "misclassified" for b in r.broken_by) == round((1 - r.clean_accuracy) * 120)
+    assert r.attacks[0].images_broken == sum(b == "fgsm" for b in r.broken_by)
+    # PGD only ran on what FGSM left standing
+    assert r.attacks[1].images_attacked == r.attacks[0].images_attacked - r.attacks[0].images_broken
+    assert r.attacks[1].budget == {"name": "pgd", "eps": 0.1, "norm": "Linf", "steps": 20, "step_size": 0.0125,
+                                   "restarts": 1, "seed": 0}
+
+
+def test_early_exit_gives_identical_outcomes(lenet):
+    model, x, y = lenet
+    cfg = RobustnessConfig(eps=0.1, attacks=("fgsm", "pgd", "apgd-ce", "square"), steps=10, queries=200, sanity=False)
+    fast = evaluate_robustness(model, x[:150], y[:150], cfg)
+    slow = evaluate_robustness(model, x[:150], y[:150], RobustnessConfig(**{**cfg.__dict__, "early_exit": False}))
+    assert fast.broken_by == slow.broken_by and fast.robust_accuracy == slow.robust_accuracy
+    assert sum(a.images_attacked for a in fast.attacks) < sum(a.images_attacked for a in slow.attacks)
+
+
+def test_eps_sweep_is_monotone(lenet):
+    model, x, y = lenet
+    curve = robustness_curve(model, x[:100], y[:100], [0.0, 0.05, 0.1, 0.3], RobustnessConfig(preset="fast", sanity=False))
+    accs = [r.robust_accuracy for r in curve]
+    assert accs[0] == curve[0].clean_accuracy and accs == sorted(accs, reverse=True) and accs[-1] < 0.05
+
+
+def test_sanity_checks_pass_on_a_plain_model(lenet):
+    model, x, y = lenet
+    r = evaluate_robustness(model, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast"))
+    assert {c.name for c in r.sanity} == {
+        "deterministic_eval_mode", "outputs_are_logits", "nonzero_input_gradients", "pgd_not_weaker_than_fgsm",
+        "more_steps_never_help", "accuracy_vanishes_at_large_eps", "blackbox_not_below_whitebox",
+        "adversarials_within_eps_and_unit_range"}
+    assert r.sanity_passed, [c for c in r.sanity if not c.passed]
+    assert not r.gradient_masking_suspected
+
+
+def test_input_rounding_is_flagged_and_evaluated_with_bpda_transfer_and_square(lenet):
+    model, x, y = lenet
+    rounded = nn.Sequential(RoundInput(255), model).eval()
+    # its own gradients are zero: a plain white-box attack does not move the input at all
+    with gradient_mode(rounded, "exact"):
+        adv = make_attack(AttackConfig("fgsm", 0.1))(rounded, x[:100], y[:100])
+    assert torch.equal(adv, x[:100])
+    r = evaluate_robustness(rounded, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast", queries=500))
+    assert r.gradient_mode == "bpda+transfer+square"
+    assert [a.name for a in r.attacks] == ["fgsm/bpda", "fgsm/transfer", "pgd/bpda", "pgd/transfer", "square"]
+    checks = {c.name: c for c in r.sanity}
+    assert not checks["nonzero_input_gradients"].passed and checks["nonzero_input_gradients"].value == 1.0
+    assert not checks["blackbox_not_below_whitebox"].passed
+    assert r.gradient_masking_suspected
+    # with BPDA the rounding buys (almost) nothing: robust accuracy close to the plain model's
+    plain = evaluate_robustness(model, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast", sanity=False))
+    assert abs(r.robust_accuracy - plain.robust_accuracy) <= 0.03
+    assert r.robust_accuracy < 0.8 * r.clean_accuracy
+
+
+def test_noise_curve_is_seeded_and_falls(lenet):
+    model, x, y = lenet
+    kind, levels = parse_noise_spec("gaussian:0.0,0.3,0.8")
+    a = noise_robustness(model, x, y, kind, levels, draws=3, seed=1)
+    b = noise_robustness(model, x, y, kind, levels, draws=3, seed=1)
+    assert a == b
+    assert a[0].std_accuracy == 0.0 and a[0].mean_accuracy == _acc(model, x, y)
+    assert a[2].mean_accuracy < a[1].mean_accuracy < a[0].mean_accuracy
+    for kind in ("uniform", "salt-pepper"):
+        pts = noise_robustness(model, x, y, kind, (0.05, 0.6), draws=2)
+        assert pts[1].mean_accuracy < pts[0].mean_accuracy
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: AttackConfig("pgd", -0.1), "eps: got -0.1"),
+        (lambda: AttackConfig("pgd", 1.5), "eps: got 1.5"),
+        (lambda: AttackConfig("cw", 0.1), "unknown attack 'cw'"),
+        (lambda: RobustnessConfig(preset="strong"), "preset: got 'strong'"),
+        (lambda: AttackConfig("fgsm", 0.1, norm="L1"), "norm: got 'L1'"),
+        (lambda: parse_noise_spec("pink:0.1"), "--noise: got 'pink:0.1'"),
+    ],
+)
+def test_bad_attack_settings(make, message):
+    with pytest.raises((ConfigError, RegistryError), match=message):
+        make()
+
+
+ROBUST_IN_CHILD = """
+import sys, torch
+from paretonet import DataConfig, TrainConfig, train_architecture
+from paretonet.evaluate import RobustnessConfig, evaluate_robustness
+t = train_architecture("lenet:lenet-tiny", DataConfig("digits"), TrainConfig(epochs=3))
+cfg = RobustnessConfig(eps=0.1, attacks=("pgd", "apgd-ce", "square"), steps=5, queries=100, seed=3, sanity=False)
+r = evaluate_robustness(t.model, t.dataset.test.x[:60], t.dataset.test.y[:60], cfg)
+print(repr(r.robust_accuracy), "".join(b[:1] or "." for b in r.broken_by))
+"""
+
+
+def test_same_seed_same_robust_accuracy_across_processes():
+    runs = [subprocess.run([sys.executable, "-c", ROBUST_IN_CHILD], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].strip()
+
+
+# -- cross-checks against the reference implementations ----------------------------------------
+
+@pytest.mark.slow
+def test_apgd_ce_and_square_match_reference_autoattack(lenet):
+    pyautoattack = pytest.importorskip("pyautoattack")
+    model, x, y = lenet
+    ours_apgd, ref_apgd = [], []
+    for seed in range(3):
+        ours_apgd.append(evaluate_robustness(model, x, y, RobustnessConfig(eps=0.1, attacks=("apgd-ce",), seed=seed,
+                                                                            sanity=False)).robust_accuracy)
+        aa = pyautoattack.AutoAttack(model, attacks=["apgd-ce"], eps=0.1, norm="Linf", seed=seed, version="custom")
+        aa.apgd.n_restarts = 1  # 'custom' keeps 5 restarts; compare equal budgets
+        with contextlib.redirect_stdout(io.StringIO()):
+            adv, _ = aa.run_standard_evaluation(x, y, batch_size=500)
+        ref_apgd.append(_acc(model, adv, y))
+    assert abs(np.mean(ours_apgd) - np.mean(ref_apgd)) <= 0.01, (ours_apgd, ref_apgd)
+    ours_sq, ref_sq = [], []
+    for seed in range(3):
+        ours_sq.append(evaluate_robustness(model, x, y, RobustnessConfig(eps=0.1, attacks=("square",), queries=300,
+                                                                          seed=seed, sanity=False)).robust_accuracy)
+        aa = pyautoattack.AutoAttack(model, attacks=["square"], eps=0.1, norm="Linf", seed=seed, version="custom")
+        aa.square.n_queries = 300
+        with contextlib.redirect_stdout(io.StringIO()):
+            adv, _ = aa.run_standard_evaluation(x, y, batch_size=500)
+        ref_sq.append(_acc(model, adv, y))
+    assert abs(np.mean(ours_sq) - np.mean(ref_sq)) <= 0.01, (ours_sq, ref_sq)
+
+
+@pytest.mark.slow
+def test_pgd20_matches_torchattacks(lenet):
+    torchattacks = pytest.importorskip("torchattacks")
+    model, x, y = lenet
+    ours, theirs = [], []
+    for seed in range(3):
+        ours.append(evaluate_robustness(model, x, y, RobustnessConfig(eps=0.1, attacks=("pgd",), steps=20, seed=seed,
+                                                                       sanity=False)).robust_accuracy)
+        attack = torchattacks.PGD(model, eps=0.1, alpha=2.5 * 0.1 / 20, steps=20, random_start=True)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            theirs.append(_acc(model, attack(x, y), y))
+    assert abs(np.mean(ours) - np.mean(theirs)) <= 0.01, (ours, theirs)
