@@ -86,7 +86,8 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     assert rec["architecture"] == "lenet:native-same|c8k3-relu-max|c16k3-relu-max|f32-relu" and rec["seed"] == 2
     assert len(result["history"]) == 3
     names = {o["name"]: o for o in rec["objectives"]}
-    assert set(names) == {"accuracy", "params", "size_bytes", "macs"}
+    assert set(names) == {"accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:A"}
+    assert names["energy_pj@horowitz45:A"]["unit"] == "pJ" and names["energy_pj@horowitz45:A"]["direction"] == "min"
     assert names["size_bytes"]["value"] == 4 * names["params"]["value"]
     code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "m.safetensors"), "--bits", "8", "--output", str(tmp_path / "e.json"))
     assert code == 0
@@ -95,6 +96,7 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     assert evn["accuracy"] == names["accuracy"]["value"]  # same model, same split
     assert evn["size_bytes"] == names["params"]["value"]  # 8 bits per parameter
     assert ev["variant"] == "bits=8"
+    assert evn["energy_pj@horowitz45:A"] < names["energy_pj@horowitz45:A"]["value"]  # 8-bit moves and multiplies less
 
 
 def test_spaces_listing_and_samples(capsys, tmp_path):
@@ -116,3 +118,106 @@ def test_help_works(capsys):
     for cmd in ([], ["train"], ["evaluate"], ["spaces"]):
         code, out, _ = run_cli(capsys, *cmd, "--help")
         assert code == 0 and "Usage" in out
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    assert main(["train", "--arch", "lenet-tiny", "--epochs", "3", "--save-model", str(folder / "m")]) == 0
+    return str(folder / "m")
+
+
+ROBUSTNESS_BAD = {
+    "negative eps": (["--eps", "-0.1"], "eps: got -0.1, expected a number in [0, 1]"),
+    "eps above 1": (["--eps", "0.1,2"], "eps: got 2, expected a number in [0, 1]"),
+    "eps not a number": (["--eps", "big"], "--eps: got 'big'"),
+    "unknown attack": (["--attacks", "pgd,deepfool"], "unknown attack 'deepfool'"),
+    "unknown preset": (["--preset", "strongest"], "preset: got 'strongest'"),
+    "too many images": (["--images", "100000"], "images: got 100000, the test split of 'digits' has 359 images"),
+    "bad noise": (["--noise", "gaussian"], "--noise: got 'gaussian'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROBUSTNESS_BAD))
+def test_robustness_bad_input(capsys, saved_model, case):
+    args, message = ROBUSTNESS_BAD[case]
+    code, out, err = run_cli(capsys, "robustness", saved_model, *args)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err + out
+
+
+def test_robustness_refuses_files_that_are_not_paretonet_models(capsys, tmp_path):
+    (tmp_path / "w.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    code, _, err = run_cli(capsys, "robustness", str(tmp_path / "w.safetensors"))
+    assert code == 2 and "w.json is missing" in err
+    (tmp_path / "x.npy").write_bytes(b"\x93NUMPY\x01\x00")
+    code, _, err = run_cli(capsys, "robustness", str(tmp_path / "x.npy"))
+    assert code == 2 and "not a safetensors file" in err
+
+
+def test_robustness_command_writes_every_number(capsys, saved_model, tmp_path):
+    code, out, _ = run_cli(capsys, "robustness", saved_model, "--preset", "fast", "--eps", "0.05,0.2", "--images", "60",
+                           "--noise", "gaussian:0.1,0.3", "--draws", "2", "--seed", "1", "--output", str(tmp_path / "r.json"))
+    assert code == 0 and "sanity checks" in out and "accuracy under noise" in out
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["images"] == 60 and [c["eps"] for c in r["robustness"]] == [0.05, 0.2]
+    first = r["robustness"][0]
+    assert len(first["broken_by"]) == 60 and {a["name"] for a in first["attacks"]} == {"fgsm", "pgd"}
+    assert len(first["sanity"]) == 8 and all("passed" in c for c in first["sanity"])
+    assert r["objectives"][0]["name"] == "robust_accuracy@fast:0.05" and r["objectives"][0]["direction"] == "max"
+    assert [p["level"] for p in r["noise"]] == [0.1, 0.3]
+    assert r["robustness"][1]["robust_accuracy"] <= r["robustness"][0]["robust_accuracy"]
+
+
+def test_variance_command(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "variance", "--arch", "lenet-tiny", "--arch", "native-same|c4k3-relu-max|f16-relu",
+                           "--seeds", "2", "--epochs", "2", "--images", "50", "--output", str(tmp_path / "v.json"))
+    assert code == 0 and "ranking flips" in out
+    v = json.loads((tmp_path / "v.json").read_text())
+    assert len(v["variance"]) == 2 and v["variance"][0]["seeds"] == [0, 1]
+    assert 0.0 <= v["ranking_flips"]["paired_flip_rate"] <= 1.0
+    code, _, err = run_cli(capsys, "variance", "--arch", "lenet-tiny", "--seeds", "0")
+    assert code == 2 and "--seeds: got 0" in err
+
+
+def test_energy_command(capsys, saved_model, tmp_path):
+    code, out, _ = run_cli(capsys, "energy", saved_model, "--output", str(tmp_path / "e.json"))
+    assert code == 0 and "E_data" in out
+    e = json.loads((tmp_path / "e.json").read_text())
+    assert [x["dataflow"] for x in e["estimates"]] == ["A", "B", "hierarchy"]
+    a = e["estimates"][0]
+    assert a["total_pj"] == pytest.approx(a["mac_pj"] + a["data_pj"]) and a["unit"] == "pJ"
+    assert set(e["estimates"][2]["by_level_pj"]) == {"dram", "global_buffer", "array", "register_file"}
+    code, _, _ = run_cli(capsys, "energy", saved_model, "--preset", "eyeriss", "--bits", "4", "--dataflow", "B",
+                         "--output", str(tmp_path / "e4.json"))
+    assert code == 0 and json.loads((tmp_path / "e4.json").read_text())["estimates"][0]["unit"] == "MAC16"
+
+
+ENERGY_BAD = {
+    "bits out of range": (["--bits", "17"], "bits: got 17, expected an integer in 1..16"),
+    "unknown dataflow": (["--dataflow", "C"], "dataflow: got 'C'"),
+    "unknown preset": (["--preset", "tsmc7"], "hardware: got 'tsmc7'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENERGY_BAD))
+def test_energy_bad_input(capsys, saved_model, case):
+    args, message = ENERGY_BAD[case]
+    code, _, err = run_cli(capsys, "energy", saved_model, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_energy_malformed_hardware_file(capsys, saved_model, tmp_path):
+    from paretonet.hw import HOROWITZ45
+
+    d = HOROWITZ45.to_dict()
+    d["levels"] = [lv for lv in d["levels"] if lv["name"] != "dram"][:0]
+    (tmp_path / "hw.json").write_text(json.dumps(d))
+    code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "hw.json"))
+    assert code == 2 and "levels: expected a non-empty list" in err
+    d = HOROWITZ45.to_dict()
+    d["mult_pj_8x8"] = -0.2
+    (tmp_path / "neg.json").write_text(json.dumps(d))
+    code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "neg.json"))
+    assert code == 2 and "mult_pj_8x8: got -0.2" in err

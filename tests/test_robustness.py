@@ -209,3 +209,28 @@ def test_pgd20_matches_torchattacks(lenet):
             torch.manual_seed(seed)
             theirs.append(_acc(model, attack(x, y), y))
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.01, (ours, theirs)
+
+
+def test_summary_and_ranking_flips():
+    from paretonet.evaluate import SeedVariance, ranking_flips, summarize
+
+    s = summarize([0.32, 0.40, 0.51, 0.45, 0.36])
+    assert s.n == 5 and s.min == 0.32 and s.max == 0.51
+    assert s.mean == pytest.approx(0.408) and s.std == pytest.approx(0.07463, abs=1e-4)
+    assert s.ci95_low == pytest.approx(0.408 - 2.7764 * 0.07463 / 5**0.5, abs=1e-3)
+    a = SeedVariance("A", (0, 1, 2), 10, "fast@0.1", (0.9,) * 3, (0.5, 0.4, 0.45), s, s)
+    b = SeedVariance("B", (0, 1, 2), 10, "fast@0.1", (0.9,) * 3, (0.42, 0.41, 0.30), s, s)
+    flips = ranking_flips(a, b)
+    assert flips.better_on_average == "A"
+    assert flips.paired_flip_rate == pytest.approx(1 / 3)  # seed 1: 0.40 < 0.41
+    assert flips.cross_flip_rate == pytest.approx(2 / 9)  # 0.4 < 0.42, 0.4 < 0.41
+
+
+def test_seed_variance_trains_each_seed(synthetic):
+    from paretonet.pipeline import seed_variance
+
+    v = seed_variance("lenet:lenet-tiny", synthetic, TrainConfig(epochs=2), (0, 1, 2),
+                      RobustnessConfig(eps=0.1, preset="fast", sanity=False), images=40)
+    assert v.seeds == (0, 1, 2) and v.n_images == 40 and len(v.robust_values) == 3
+    assert v.robust.min <= v.robust.mean <= v.robust.max and v.robust.n == 3
+    assert all(r <= c for r, c in zip(v.robust_values, v.clean_values))

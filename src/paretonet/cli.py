@@ -47,7 +47,7 @@ def _objective_table(title: str, objectives) -> Table:  # noqa: ANN001
     for col in ("objective", "value", "unit", "direction"):
         t.add_column(col, justify="right" if col == "value" else "left")
     for o in objectives:
-        value = f"{o.value:.4f}" if o.unit == "fraction" else f"{o.value:,.0f}"
+        value = f"{o.value:.4f}" if o.unit == "fraction" else f"{o.value:.4g}" if o.unit == "pJ" else f"{o.value:,.0f}"
         t.add_row(o.name, value, o.unit, o.direction)
     return t
 
@@ -358,6 +358,47 @@ def variance_cmd(
                   f"{flips.cross_flip_rate:.0%} of cross-seed pairs")
         payload["ranking_flips"] = asdict(flips)
     _write_json(output, payload)
+
+
+@app.command("energy")
+def energy_cmd(
+    model: Annotated[Path, typer.Argument(help="Model saved by `paretonet train --save-model`.")],
+    preset: Annotated[str, typer.Option(help="Hardware preset: horowitz45 (pJ) or eyeriss (normalized to a 16-bit MAC).")] = "horowitz45",
+    hardware_file: Annotated[Optional[Path], typer.Option("--hardware", help="Hardware description (JSON or YAML) instead of a preset.")] = None,
+    dataflow: Annotated[str, typer.Option(help="A, B, hierarchy, or all.")] = "all",
+    bits: Annotated[int, typer.Option(help="Integer bit width of weights and activations (32 = float32).")] = 32,
+    layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Print the per-layer table.")] = True,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Energy per image, E = E_data + E_MAC, per layer, per memory level and in total."""
+    from .hw import DATAFLOWS, FLOAT32, LayerBits, hardware, model_energy
+    from .modelfile import load_model
+
+    hw = hardware(str(hardware_file) if hardware_file is not None else preset)
+    flows = DATAFLOWS if dataflow == "all" else (dataflow,)
+    layer_bits = FLOAT32 if bits == 32 else LayerBits.integer(bits)
+    net, meta = load_model(model)
+    estimates = [model_energy(net, meta.input_shape, hw, f, bits=layer_bits) for f in flows]
+    unit = hw.unit
+    t = Table(title=f"{meta.architecture} on {hw.name}, {'float32' if bits == 32 else f'{bits}-bit'}, per image ({unit})")
+    for col in ("dataflow", "E_MAC", "E_data", "total", "data share", "by memory level"):
+        t.add_column(col, justify="right" if col != "by memory level" else "left")
+    for e in estimates:
+        levels = ", ".join(f"{k} {v:.4g}" for k, v in e.by_level().items())
+        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}", f"{e.data_fraction:.1%}", levels)
+    out.print(t)
+    if layers:
+        lt = Table(title=f"per layer, dataflow {estimates[0].dataflow}")
+        for col in ("layer", "kind", "MACs", "E_MAC", "E_data"):
+            lt.add_column(col, justify="right" if col not in ("layer", "kind") else "left")
+        for layer in estimates[0].layers:
+            lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.data_pj:.4g}")
+        out.print(lt)
+    _write_json(output, {"architecture": meta.architecture, "hardware": hw.to_dict(), "bits": bits,
+                         "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "data_pj": e.data_pj,
+                                        "total_pj": e.total_pj, "by_level_pj": e.by_level(),
+                                        "layers": [asdict(layer) for layer in e.layers]} for e in estimates]})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ class EvalContext:
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
-BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs")
+BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy")
+ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", "A"
 
 
 @OBJECTIVES.register("accuracy")
@@ -45,6 +46,15 @@ def _size(ctx: EvalContext) -> Objective:
 @OBJECTIVES.register("macs")
 def _macs(ctx: EvalContext) -> Objective:
     return Objective("macs", float(count_macs(ctx.model, ctx.dataset.input_shape).total_macs), "MACs", "min")
+
+
+@OBJECTIVES.register("energy")
+def _energy(ctx: EvalContext) -> Objective:
+    from ..hw import FLOAT32, LayerBits, model_energy
+
+    bits = FLOAT32 if ctx.bits == 32 else LayerBits.integer(ctx.bits)
+    e = model_energy(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, bits=bits)
+    return Objective(f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}", e.total_pj, "pJ", "min")
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:

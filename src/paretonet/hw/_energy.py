@@ -1,0 +1,239 @@
+"""E = E_data + E_MAC per layer and in total: an analytic, pure-function estimator.
+
+Dataflows (Sima, Vidnerova, Mrazek, ICANN 2023 / Neural Computation 2024), counting words moved
+from main memory (the hardware's outermost level) for a layer with d_l output channels, d_{l-1}
+input channels (per group), input area m_{l-1}^2, output area m_l^2 and kernel area r^2:
+- "A" (each filter loaded once, input re-read per output channel):
+      d_l (d_{l-1} r^2 + 1) + d_l d_{l-1} m_{l-1}^2 + d_l m_l^2
+- "B" (weights re-read at every output position):
+      d_l (m_l^2 + d_{l-1} (r^2 (m_l^2 + 1) + m_{l-1}^2) + 1)
+- "hierarchy" (Eyeriss-like): every level of the hardware; the outermost moves each weight,
+  input and output once, an inner level serves MACs / reuse accesses of each kind (at least one
+  per datum).
+Words cost their bit width times the level's pJ per bit (weights at the weight width, inputs and
+outputs at the activation width, biases at the accumulator width). E_MAC = MACs x (multiply
+energy scaled by the product of operand widths x the multiplier's relative power + accumulate
+energy scaled by the accumulator width). With zero-skipping hardware, zero weights cost no MAC
+and are not moved. Batch norm is folded into the convolution and activations are fused into the
+PE (no energy); pooling costs one add per window element plus moving its input and output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from torch import nn
+
+from ..errors import ConfigError, check_choice, check_float, check_int
+from ._hardware import Hardware, hardware
+from ._shapes import (
+    LayerShape,
+    layer_shapes,
+    nb201_edge_layers,
+    nb201_layer_shapes,
+    nb201_skeleton_layers,
+    nb201_stages,
+)
+
+DATAFLOWS = ("A", "B", "hierarchy")
+
+
+@dataclass(frozen=True)
+class LayerBits:
+    weights: int = 32
+    activations: int = 32
+    accumulator: int = 32
+    is_float: bool = True  # float32 arithmetic; integer widths otherwise
+
+    def __post_init__(self) -> None:
+        for name in ("weights", "activations", "accumulator"):
+            check_int(f"bits ({name})", getattr(self, name), minimum=1, maximum=32 if self.is_float else 64)
+        if self.is_float and (self.weights, self.activations) != (32, 32):
+            raise ConfigError(f"bits: a float layer has 32-bit weights and activations, got {self.weights}/{self.activations}")
+
+    @classmethod
+    def integer(cls, bits: int, accumulator: int = 32) -> "LayerBits":
+        check_int("bits", bits, minimum=1, maximum=16)
+        return cls(bits, bits, accumulator, is_float=False)
+
+
+FLOAT32 = LayerBits()
+
+
+@dataclass(frozen=True)
+class LayerEnergy:
+    name: str
+    kind: str
+    macs: int
+    mac_pj: float
+    data_pj: float
+    words_by_level: tuple[tuple[str, int], ...]  # words moved at each memory level
+    data_pj_by_level: tuple[tuple[str, float], ...]
+
+    @property
+    def total_pj(self) -> float:
+        return self.mac_pj + self.data_pj
+
+
+@dataclass(frozen=True)
+class EnergyEstimate:
+    hardware: str
+    dataflow: str
+    unit: str
+    layers: tuple[LayerEnergy, ...]
+
+    @property
+    def mac_pj(self) -> float:
+        return sum(layer.mac_pj for layer in self.layers)
+
+    @property
+    def data_pj(self) -> float:
+        return sum(layer.data_pj for layer in self.layers)
+
+    @property
+    def total_pj(self) -> float:
+        return self.mac_pj + self.data_pj
+
+    @property
+    def data_fraction(self) -> float:
+        return self.data_pj / self.total_pj if self.total_pj else 0.0
+
+    def by_level(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for layer in self.layers:
+            for name, pj in layer.data_pj_by_level:
+                out[name] = out.get(name, 0.0) + pj
+        return out
+
+
+def _op_pj(hw: Hardware, bits: LayerBits) -> float:
+    return hw.fp32_add_pj if bits.is_float else hw.add_pj_32 * bits.activations / 32
+
+
+def mac_energy_pj(hw: Hardware, bits: LayerBits, mult_factor: float = 1.0) -> float:
+    """Energy of one multiply-accumulate at these widths; mult_factor scales the multiplier only."""
+    if bits.is_float:
+        return (hw.fp32_mac_pj - hw.fp32_add_pj) * mult_factor + hw.fp32_add_pj
+    return hw.mult_pj_8x8 * bits.weights * bits.activations / 64 * mult_factor + hw.add_pj_32 * bits.accumulator / 32
+
+
+def _words(shape: LayerShape, dataflow: str, density: float) -> tuple[float, float, float, float]:
+    """Main-memory words (weights, biases, inputs, outputs) of one layer under dataflow A or B."""
+    if shape.kind == "pool":
+        return 0.0, 0.0, float(shape.input_count), float(shape.output_count)
+    if shape.kind not in ("conv", "linear"):
+        return 0.0, 0.0, 0.0, 0.0
+    d, d_in = shape.out_channels, shape.in_channels // shape.groups
+    weights = shape.weight_count * density
+    if dataflow == "B":
+        weights *= shape.out_area + 1
+    # one bias word per filter, as both formulas count it
+    return weights, float(d), float(d * d_in * shape.in_area), float(d * shape.out_area)
+
+
+@lru_cache(maxsize=65536)
+def layer_energy(
+    shape: LayerShape, hw: Hardware, dataflow: str = "A", bits: LayerBits = FLOAT32,
+    weight_density: float = 1.0, mult_factor: float = 1.0,
+) -> LayerEnergy:
+    """Energy of one layer for one image (pure; cached on its arguments)."""
+    density = weight_density if hw.skip_zeros else 1.0
+    wb, ab, accb = bits.weights, bits.activations, bits.accumulator
+    if shape.kind in ("conv", "linear"):
+        mac_pj = shape.macs * density * mac_energy_pj(hw, bits, mult_factor)
+    elif shape.kind == "pool":
+        mac_pj = shape.output_count * shape.kernel_area * _op_pj(hw, bits)
+    else:
+        mac_pj = 0.0
+    words, pj = [], []
+    if dataflow in ("A", "B"):
+        w, b, i, o = _words(shape, dataflow, density)
+        main = hw.levels[0]
+        words.append((main.name, round(w + b + i + o)))
+        pj.append((main.name, (w * wb + b * accb + (i + o) * ab) * main.pj_per_bit))
+    else:
+        w = shape.weight_count * density
+        b = shape.out_channels if shape.bias else 0
+        i, o = (shape.input_count, shape.output_count) if shape.kind in ("conv", "linear", "pool") else (0, 0)
+        macs = shape.macs * density
+        for k, level in enumerate(hw.levels):
+            if k == 0 or macs == 0:  # outermost level, or no MACs to reuse data for
+                lw, li, lo = w, i, o
+            else:
+                lw = max(w, macs / level.reuse_weights)
+                li = max(i, macs / level.reuse_inputs)
+                lo = max(o, macs / level.reuse_outputs)
+            words.append((level.name, round(lw + b + li + lo)))
+            pj.append((level.name, (lw * wb + b * accb + (li + lo) * ab) * level.pj_per_bit))
+    return LayerEnergy(shape.name, shape.kind, shape.macs, mac_pj, sum(p for _, p in pj), tuple(words), tuple(pj))
+
+
+def _per_layer(value, name: str, default):  # noqa: ANN001, ANN202
+    if isinstance(value, Mapping):
+        return value.get(name, default)
+    return default if value is None else value
+
+
+def estimate_energy(
+    shapes: Sequence[LayerShape],
+    hw: Hardware | str = "horowitz45",
+    dataflow: str = "A",
+    *,
+    bits: LayerBits | Mapping[str, LayerBits] = FLOAT32,
+    weight_density: float | Mapping[str, float] | None = None,
+    mult_factor: float | Mapping[str, float] | None = None,
+) -> EnergyEstimate:
+    """Energy of a list of layers; bits, density and multiplier power may be given per layer name."""
+    hw = hardware(hw)
+    check_choice("dataflow", dataflow, DATAFLOWS)
+    layers = []
+    for s in shapes:
+        b = _per_layer(bits, s.name, FLOAT32)
+        dens = check_float(f"weight density of {s.name}", _per_layer(weight_density, s.name, 1.0),
+                           minimum=0.0, maximum=1.0)
+        mf = check_float(f"multiplier power factor of {s.name}", _per_layer(mult_factor, s.name, 1.0),
+                         minimum=0.0)
+        layers.append(layer_energy(s, hw, dataflow, b, dens, mf))
+    return EnergyEstimate(hw.name, dataflow, hw.unit, tuple(layers))
+
+
+def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
+                 dataflow: str = "A", **kwargs: object) -> EnergyEstimate:
+    """Energy of any model from one traced forward pass (per-layer options keyed by module name)."""
+    return estimate_energy(layer_shapes(model, input_shape), hw, dataflow, **kwargs)  # type: ignore[arg-type]
+
+
+def nb201_energy(ops: tuple[str, ...], hw: Hardware | str = "horowitz45", dataflow: str = "A",
+                 input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
+                 bits: LayerBits = FLOAT32) -> EnergyEstimate:
+    """Per-layer energy of an nb201 cell's network without building it."""
+    return estimate_energy(nb201_layer_shapes(tuple(ops), tuple(input_shape), n_classes), hw, dataflow, bits=bits)
+
+
+def nb201_total_energy_pj(ops: tuple[str, ...], hw: Hardware | str = "horowitz45", dataflow: str = "A",
+                          input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
+                          bits: LayerBits = FLOAT32) -> float:
+    """nb201_energy(...).total_pj from cached per-edge and skeleton sums: the search's inner loop."""
+    from ..spaces.nb201 import CELLS_PER_STAGE
+
+    hw = hardware(hw)
+    check_choice("dataflow", dataflow, DATAFLOWS)
+    key = (hw, dataflow, tuple(input_shape), n_classes, bits)
+    total = _skeleton_pj(*key)
+    for stage in range(3):
+        total += CELLS_PER_STAGE * sum(_edge_pj(op, stage, *key) for op in ops)
+    return total
+
+
+@lru_cache(maxsize=1024)
+def _skeleton_pj(hw: Hardware, dataflow: str, input_shape: tuple[int, int, int], n_classes: int, bits: LayerBits) -> float:
+    return estimate_energy(nb201_skeleton_layers(input_shape, n_classes), hw, dataflow, bits=bits).total_pj
+
+
+@lru_cache(maxsize=4096)
+def _edge_pj(op: str, stage: int, hw: Hardware, dataflow: str, input_shape: tuple[int, int, int], n_classes: int,
+             bits: LayerBits) -> float:
+    c, area = nb201_stages(input_shape)[stage]
+    return estimate_energy(nb201_edge_layers(op, c, area), hw, dataflow, bits=bits).total_pj

@@ -1,0 +1,143 @@
+"""Hardware descriptions for the energy model: memory levels, MAC energy, zero skipping.
+
+Presets:
+- horowitz45: Horowitz (ISSCC 2014), 45 nm, absolute pJ. int8 mult 0.2 pJ, int32 add 0.1 pJ,
+  fp32 mult 3.7 + add 0.9 pJ; 64-bit reads: DRAM 1.3-2.6 nJ (1.95 taken), 1 MB SRAM 100 pJ,
+  32 KB SRAM 20 pJ, 8 KB SRAM 10 pJ (as DRAM / global buffer / array / register file).
+- eyeriss: Eyeriss (ISCA 2016) normalized to one 16-bit MAC = 1 per 16-bit access:
+  register file 1, array 2, global buffer 6, DRAM 200. A 16x16 MAC splits 0.8 mult / 0.2 add.
+
+A user file (JSON or YAML) has the same fields; see Hardware.from_dict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    name: str
+    pj_per_bit: float
+    # accesses per datum at this level are MACs / reuse (at least one per datum); outermost level: compulsory only
+    reuse_weights: float = 1.0
+    reuse_inputs: float = 1.0
+    reuse_outputs: float = 1.0
+
+
+@dataclass(frozen=True)
+class Hardware:
+    name: str
+    levels: tuple[MemoryLevel, ...]  # outermost (main memory) first
+    mult_pj_8x8: float  # one 8x8-bit integer multiply; scales with the product of operand widths
+    add_pj_32: float  # one 32-bit accumulate; scales with the accumulator width
+    fp32_mac_pj: float  # one fp32 multiply-add, for float models
+    fp32_add_pj: float  # one fp32 add (pooling, activations of float models)
+    skip_zeros: bool = False  # zero weights cost no MAC and are not moved
+    unit: str = "pJ"
+    notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.levels:
+            raise ConfigError(f"hardware {self.name!r}: levels: got none, expected at least one memory level")
+        for lv in self.levels:
+            for attr in ("pj_per_bit", "reuse_weights", "reuse_inputs", "reuse_outputs"):
+                v = getattr(lv, attr)
+                if not isinstance(v, (int, float)) or v != v or v < 0 or (attr.startswith("reuse") and v == 0):
+                    raise ConfigError(f"hardware {self.name!r}: level {lv.name!r} {attr}: got {v!r}, expected a "
+                                      f"{'positive' if attr.startswith('reuse') else 'non-negative'} number")
+        for attr in ("mult_pj_8x8", "add_pj_32", "fp32_mac_pj", "fp32_add_pj"):
+            v = getattr(self, attr)
+            if not isinstance(v, (int, float)) or v != v or v < 0:
+                raise ConfigError(f"hardware {self.name!r}: {attr}: got {v!r}, expected a non-negative number")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "hardware") -> "Hardware":
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected a mapping of hardware fields, got {type(d).__name__}")
+        missing = [k for k in ("name", "levels", "mult_pj_8x8", "add_pj_32", "fp32_mac_pj", "fp32_add_pj") if k not in d]
+        if missing:
+            raise ConfigError(f"{source}: missing {', '.join(missing)}")
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}")
+        if not isinstance(d["levels"], list) or not d["levels"]:
+            raise ConfigError(f"{source}: levels: expected a non-empty list of memory levels")
+        levels = []
+        for i, lv in enumerate(d["levels"]):
+            if not isinstance(lv, dict) or "name" not in lv or "pj_per_bit" not in lv:
+                raise ConfigError(f"{source}: level {i}: expected a mapping with name and pj_per_bit")
+            extra = set(lv) - set(MemoryLevel.__dataclass_fields__)
+            if extra:
+                raise ConfigError(f"{source}: level {lv['name']!r}: unknown field(s) {', '.join(sorted(extra))}")
+            levels.append(MemoryLevel(**lv))
+        return cls(**{**d, "levels": tuple(levels)})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["levels"] = [asdict(lv) for lv in self.levels]
+        return d
+
+
+HOROWITZ45 = Hardware(
+    name="horowitz45",
+    levels=(
+        MemoryLevel("dram", 1950 / 64),
+        MemoryLevel("global_buffer", 100 / 64, reuse_weights=16, reuse_inputs=16, reuse_outputs=16),
+        MemoryLevel("array", 20 / 64, reuse_weights=4, reuse_inputs=4, reuse_outputs=4),
+        MemoryLevel("register_file", 10 / 64, reuse_weights=1, reuse_inputs=1, reuse_outputs=0.5),
+    ),
+    mult_pj_8x8=0.2,
+    add_pj_32=0.1,
+    fp32_mac_pj=3.7 + 0.9,
+    fp32_add_pj=0.9,
+    notes="Horowitz ISSCC 2014, 45 nm",
+)
+
+EYERISS = Hardware(
+    name="eyeriss",
+    levels=(
+        MemoryLevel("dram", 200 / 16),
+        MemoryLevel("global_buffer", 6 / 16, reuse_weights=16, reuse_inputs=16, reuse_outputs=16),
+        MemoryLevel("array", 2 / 16, reuse_weights=4, reuse_inputs=4, reuse_outputs=4),
+        MemoryLevel("register_file", 1 / 16, reuse_weights=1, reuse_inputs=1, reuse_outputs=0.5),
+    ),
+    mult_pj_8x8=0.8 * 64 / 256,
+    add_pj_32=0.2,
+    fp32_mac_pj=0.8 * 1024 / 256 + 0.4,
+    fp32_add_pj=0.4,
+    unit="MAC16",
+    notes="Eyeriss ISCA 2016, normalized to one 16-bit MAC",
+)
+
+PRESETS = {h.name: h for h in (HOROWITZ45, EYERISS)}
+
+
+def hardware(name_or_file: str | Hardware) -> Hardware:
+    """A preset by name, or a JSON / YAML hardware file."""
+    if isinstance(name_or_file, Hardware):
+        return name_or_file
+    if name_or_file in PRESETS:
+        return PRESETS[name_or_file]
+    path = Path(name_or_file)
+    if not path.is_file():
+        raise ConfigError(f"hardware: got {name_or_file!r}, expected a preset ({', '.join(PRESETS)}) or a JSON/YAML file")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as e:  # any parse error of the user's file
+        raise ConfigError(f"hardware file {path}: cannot parse: {str(e).splitlines()[0]}") from None
+    try:
+        return Hardware.from_dict(data, source=f"hardware file {path}")
+    except TypeError as e:
+        raise ConfigError(f"hardware file {path}: {e}") from None

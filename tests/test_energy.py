@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from torch import nn
+
+from paretonet.errors import ConfigError
+from paretonet.hw import (
+    HOROWITZ45,
+    LayerBits,
+    LayerShape,
+    count_macs,
+    estimate_energy,
+    hardware,
+    layer_shapes,
+    mac_energy_pj,
+    model_energy,
+    nb201_energy,
+    nb201_layer_shapes,
+    nb201_total_energy_pj,
+)
+from paretonet.spaces import Architecture, build_model, sample_architecture
+
+DRAM = 1950 / 64  # Horowitz: 1.95 nJ per 64-bit DRAM access, per bit
+
+
+@pytest.fixture(scope="module")
+def lenet5():
+    # classic LeNet-5 on a 32x32 input (no resize happens): the literature's 416,520 MACs
+    return build_model(Architecture.parse("lenet:lenet5"), (1, 32, 32), 10)
+
+
+def test_lenet5_dataflow_a_by_hand(lenet5):
+    e = model_energy(lenet5, (1, 32, 32), "horowitz45", "A")
+    words = {layer.name: layer.words_by_level[0][1] for layer in e.layers}
+    # d_l(d_{l-1} r^2 + 1) + d_l d_{l-1} m_{l-1}^2 + d_l m_l^2
+    assert words["1.0"] == 6 * (1 * 25 + 1) + 6 * 1 * 32**2 + 6 * 28**2 == 11_004
+    assert words["1.3"] == 16 * (6 * 25 + 1) + 16 * 6 * 14**2 + 16 * 10**2 == 22_832
+    assert words["1.7"] == 120 * (400 + 1) + 120 * 400 + 120 == 96_240
+    assert words["1.9"] == 84 * 121 + 84 * 120 + 84 == 20_328
+    assert words["1.11"] == 10 * 85 + 10 * 84 + 10 == 1_700
+    assert words["1.2"] == 6 * 28**2 + 6 * 14**2 and words["1.5"] == 16 * 100 + 16 * 25  # pooling: in + out
+    assert sum(layer.macs for layer in e.layers) == 416_520
+    # float32: every word is 32 bits of DRAM; a MAC is an fp32 multiply + add (3.7 + 0.9 pJ)
+    conv1 = next(layer for layer in e.layers if layer.name == "1.0")
+    assert conv1.data_pj == pytest.approx(11_004 * 32 * DRAM)
+    assert conv1.mac_pj == pytest.approx(117_600 * 4.6)
+    assert e.total_pj == pytest.approx(e.mac_pj + e.data_pj)
+
+
+def test_lenet5_dataflow_b_by_hand(lenet5):
+    e = model_energy(lenet5, (1, 32, 32), "horowitz45", "B")
+    words = {layer.name: layer.words_by_level[0][1] for layer in e.layers}
+    # d_l(m_l^2 + d_{l-1}(r^2(m_l^2 + 1) + m_{l-1}^2) + 1)
+    assert words["1.0"] == 6 * (28**2 + 1 * (25 * (28**2 + 1) + 32**2) + 1) == 128_604
+    assert words["1.3"] == 16 * (10**2 + 6 * (25 * (10**2 + 1) + 14**2) + 1) == 262_832
+    assert words["1.7"] == 120 * (1 + 400 * (1 * 2 + 1) + 1) == 144_240
+    assert e.total_pj > model_energy(lenet5, (1, 32, 32), "horowitz45", "A").total_pj
+
+
+def test_int8_mac_energy_and_bits_scaling():
+    hw = hardware("horowitz45")
+    assert mac_energy_pj(hw, LayerBits.integer(8)) == pytest.approx(0.2 + 0.1)  # int8 mult + int32 add
+    assert mac_energy_pj(hw, LayerBits.integer(4)) == pytest.approx(0.2 / 4 + 0.1)
+    assert mac_energy_pj(hw, LayerBits.integer(8), mult_factor=0.5) == pytest.approx(0.1 + 0.1)
+    assert mac_energy_pj(hw, LayerBits()) == pytest.approx(4.6)
+
+
+def test_nb201_cell_energy_by_hand():
+    # one nor_conv_3x3 edge in stage 0: ReLU-Conv(16->16, 3x3)-BN at 32x32, per cell
+    shapes = nb201_layer_shapes(("nor_conv_3x3", "none", "none", "none", "none", "none"))
+    conv = next(s for s in shapes if s.name == "stage0.cell0.edge0.conv")
+    layer = estimate_energy([conv], "horowitz45", "A").layers[0]
+    assert layer.macs == 16 * 16 * 9 * 1024
+    assert layer.words_by_level[0][1] == 16 * (16 * 9 + 1) + 16 * 16 * 1024 + 16 * 1024
+    pool = next(s for s in nb201_layer_shapes(("avg_pool_3x3",) + ("none",) * 5) if s.name == "stage1.cell2.edge0")
+    p = estimate_energy([pool], "horowitz45", "A").layers[0]
+    assert p.mac_pj == pytest.approx(32 * 256 * 9 * 0.9) and p.words_by_level[0][1] == 2 * 32 * 256
+
+
+def _key(s: LayerShape):
+    return (s.kind, s.in_channels, s.out_channels, s.in_area, s.out_area, s.kernel_area, s.groups, s.bias)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 8, 8)])
+def test_analytic_nb201_layers_equal_the_traced_network(shape):
+    for seed in range(8):
+        arch = sample_architecture("nb201", seed)
+        model = build_model(arch, shape, 10)
+        traced = sorted(map(_key, layer_shapes(model, shape)))
+        analytic = sorted(map(_key, nb201_layer_shapes(arch.decode().ops, shape, 10)))
+        assert traced == analytic
+        a = nb201_energy(arch.decode().ops, "eyeriss", "hierarchy", shape)
+        b = model_energy(model, shape, "eyeriss", "hierarchy")
+        assert a.total_pj == pytest.approx(b.total_pj, rel=1e-12)
+        assert sum(s.macs for s in nb201_layer_shapes(arch.decode().ops, shape)) == count_macs(model, shape).total_macs
+        for dataflow in ("A", "B", "hierarchy"):
+            fast = nb201_total_energy_pj(arch.decode().ops, "horowitz45", dataflow, shape)
+            assert fast == pytest.approx(nb201_energy(arch.decode().ops, "horowitz45", dataflow, shape).total_pj, rel=1e-12)
+
+
+@pytest.mark.parametrize("dataflow", ["A", "B", "hierarchy"])
+@pytest.mark.parametrize("hw", ["horowitz45", "eyeriss"])
+def test_monotonic_sanity(lenet5, dataflow, hw):
+    shape = (1, 32, 32)
+    base = model_energy(lenet5, shape, hw, dataflow)
+    # fewer bits never cost more
+    energies = [model_energy(lenet5, shape, hw, dataflow, bits=LayerBits.integer(b)).total_pj for b in (8, 6, 4, 2)]
+    assert energies == sorted(energies, reverse=True) and energies[0] < base.total_pj
+    # fewer channels never cost more; doubling a layer's channels at least doubles its E_MAC
+    narrow = build_model(Architecture.parse("lenet:r32-valid|c3k5-relu-max|c16k5-relu-max|f120-relu|f84-relu"), shape, 10)
+    wide = build_model(Architecture.parse("lenet:r32-valid|c12k5-relu-max|c16k5-relu-max|f120-relu|f84-relu"), shape, 10)
+    e_narrow, e_wide = (model_energy(m, shape, hw, dataflow) for m in (narrow, wide))
+    assert e_narrow.total_pj <= base.total_pj <= e_wide.total_pj
+    assert e_wide.layers[0].mac_pj >= 2 * base.layers[0].mac_pj
+    # zero skipping with sparsity saves only on hardware that skips zeros
+    density = {layer.name: 0.5 for layer in base.layers}
+    dense_hw = hardware(hw)
+    skip_hw = type(dense_hw)(**{**dense_hw.__dict__, "skip_zeros": True})
+    assert model_energy(lenet5, shape, dense_hw, dataflow, weight_density=density).total_pj == base.total_pj
+    assert model_energy(lenet5, shape, skip_hw, dataflow, weight_density=density).total_pj < base.total_pj
+
+
+def test_hardware_files(tmp_path):
+    d = HOROWITZ45.to_dict()
+    (tmp_path / "hw.json").write_text(json.dumps(d))
+    assert hardware(str(tmp_path / "hw.json")) == HOROWITZ45
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump({**d, "name": "mine"}))
+    assert hardware(str(tmp_path / "hw.yaml")).name == "mine"
+    bad_level = {**d, "levels": [{"name": "dram", "pj_per_bit": -1.0}]}
+    (tmp_path / "neg.json").write_text(json.dumps(bad_level))
+    with pytest.raises(ConfigError, match="level 'dram' pj_per_bit: got -1.0"):
+        hardware(str(tmp_path / "neg.json"))
+    (tmp_path / "nolevels.json").write_text(json.dumps({k: v for k, v in d.items() if k != "levels"}))
+    with pytest.raises(ConfigError, match="missing levels"):
+        hardware(str(tmp_path / "nolevels.json"))
+    (tmp_path / "empty.json").write_text(json.dumps({**d, "levels": []}))
+    with pytest.raises(ConfigError, match="levels: expected a non-empty list"):
+        hardware(str(tmp_path / "empty.json"))
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        hardware(str(tmp_path / "broken.json"))
+    with pytest.raises(ConfigError, match="expected a preset"):
+        hardware("tsmc7")
+
+
+def test_bad_bits_and_dataflow(lenet5):
+    with pytest.raises(ConfigError, match="bits: got 17"):
+        LayerBits.integer(17)
+    with pytest.raises(ConfigError, match="bits: got 0"):
+        LayerBits.integer(0)
+    with pytest.raises(ConfigError, match="dataflow: got 'C'"):
+        model_energy(lenet5, (1, 32, 32), "horowitz45", "C")
+
+
+def test_grouped_conv_reads_only_its_group():
+    s = LayerShape("dw", "conv", 8, 8, 100, 100, 9, groups=8)
+    layer = estimate_energy([s], "horowitz45", "A").layers[0]
+    assert layer.macs == 8 * 1 * 9 * 100
+    assert layer.words_by_level[0][1] == 8 * (1 * 9 + 1) + 8 * 1 * 100 + 8 * 100
+
+
+def test_models_with_unknown_layers_cost_only_known_ones():
+    m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(), nn.Flatten(), nn.Linear(2 * 36, 3))
+    e = model_energy(m, (1, 8, 8), "eyeriss", "hierarchy")
+    assert [layer.kind for layer in e.layers] == ["conv", "linear"]
+    assert np.isfinite(e.total_pj) and e.unit == "MAC16"
