@@ -221,3 +221,31 @@ def test_energy_malformed_hardware_file(capsys, saved_model, tmp_path):
     (tmp_path / "neg.json").write_text(json.dumps(d))
     code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "neg.json"))
     assert code == 2 and "mult_pj_8x8: got -0.2" in err
+
+
+COMPRESS_BAD = {
+    "bits 0": (["--bits", "0"], "bits: got 0, expected an integer in 1..16"),
+    "bits 17": (["--bits", "17"], "bits: got 17, expected an integer in 1..16"),
+    "prune 1": (["--prune", "1"], "prune: got 1, expected a number in [0, 1)"),
+    "negative prune": (["--prune", "-0.2"], "prune: got -0.2"),
+    "channels 1": (["--channels", "1.0"], "channels: got 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMPRESS_BAD))
+def test_compress_bad_input(capsys, saved_model, case):
+    args, message = COMPRESS_BAD[case]
+    code, _, err = run_cli(capsys, "compress", saved_model, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
+    code, out, _ = run_cli(capsys, "compress", saved_model, "--bits", "8", "--images", "40", "--output",
+                           str(tmp_path / "c.json"))
+    assert code == 0 and "before" in out and "after" in out
+    c = json.loads((tmp_path / "c.json").read_text())
+    before = {o["name"]: o["value"] for o in c["before"]["objectives"]}
+    after = {o["name"]: o["value"] for o in c["after"]["objectives"]}
+    assert set(before) == {"accuracy", "robust_accuracy@fast:0.1", "size_bytes", "energy_pj@horowitz45:A"}
+    assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:A"] < before["energy_pj@horowitz45:A"]
+    assert c["after"]["variant"] == "bits=8"

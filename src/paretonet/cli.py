@@ -401,6 +401,68 @@ def energy_cmd(
                                         "layers": [asdict(layer) for layer in e.layers]} for e in estimates]})
 
 
+@app.command("compress")
+def compress_cmd(
+    model: Annotated[Path, typer.Argument(help="Model saved by `paretonet train --save-model`.")],
+    bits: Annotated[Optional[int], typer.Option(help="Weight bits of every conv/linear layer (1..16).")] = None,
+    act_bits: Annotated[Optional[int], typer.Option(help="Activation bits (default: same as --bits).")] = None,
+    per_tensor: Annotated[bool, typer.Option("--per-tensor", help="One weight scale per tensor, not per channel.")] = False,
+    qat: Annotated[int, typer.Option(help="Quantization-aware training epochs.")] = 0,
+    prune: Annotated[float, typer.Option(help="Unstructured magnitude pruning ratio in [0, 1).")] = 0.0,
+    prune_scope: Annotated[str, typer.Option(help="global or layer.")] = "global",
+    channels: Annotated[float, typer.Option(help="Channel pruning ratio in [0, 1) (lenet space).")] = 0.0,
+    finetune: Annotated[int, typer.Option(help="Fine-tuning epochs after pruning.")] = 0,
+    preset: Annotated[str, typer.Option(help="Attack preset for robust accuracy.")] = "fast",
+    eps: Annotated[float, typer.Option(help="Perturbation size for robust accuracy.")] = 0.1,
+    images: Annotated[Optional[int], typer.Option(help="Test images for robust accuracy (default: all).")] = None,
+    no_robust: Annotated[bool, typer.Option("--no-robust", help="Skip robust accuracy.")] = False,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+    save: Annotated[Optional[Path], typer.Option("--save-model", help="Save a pruned (not quantized) model here.")] = None,
+) -> None:
+    """Quantize and/or prune a model; print accuracy, robust accuracy, size and energy before and after."""
+    from .data import DataConfig, load_dataset
+    from .evaluate import RobustnessConfig, check_input_shape
+    from .modelfile import ModelMeta, load_model, save_model
+    from .pipeline import select_images
+    from .spaces import Architecture
+    from .train import TrainConfig
+    from .variant import Variant, VariantModel, apply_variant, variant_record
+
+    variant = Variant(bits=bits, act_bits=act_bits, per_tensor=per_tensor, qat=qat, prune=prune,
+                      prune_scope=prune_scope, channels=channels, finetune=finetune)
+    robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False)
+    if save is not None and variant.bits is not None:
+        raise ConfigError("--save-model: quantized models are not saved yet (save the pruned float model without --bits)")
+    net, meta = load_model(model)
+    data = load_dataset(DataConfig(name=meta.dataset, root=data_dir))
+    check_input_shape(meta.input_shape, data)
+    arch = Architecture.parse(meta.architecture)
+    xy = select_images(data, images, seed)
+    cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
+    before = variant_record(VariantModel(net, arch, Variant()), data, meta.seed, robustness, xy)
+    vm = apply_variant(net, arch, data, variant, cfg)
+    after = variant_record(vm, data, meta.seed, robustness, xy)
+    t = Table(title=f"{meta.architecture} -> variant '{variant}'")
+    for col in ("objective", "before", "after", "change"):
+        t.add_column(col, justify="left" if col == "objective" else "right")
+    for b, a in zip(before.objectives, after.objectives):
+        fmt = "{:.4f}" if b.unit == "fraction" else "{:.4g}"
+        change = f"{a.value - b.value:+.4f}" if b.unit == "fraction" else f"{a.value / b.value:.3f}x" if b.value else "-"
+        t.add_row(f"{b.name} ({b.unit})", fmt.format(b.value), fmt.format(a.value), change)
+    out.print(t)
+    if str(vm.architecture) != meta.architecture:
+        out.print(f"architecture after channel pruning: {vm.architecture}")
+    if save is not None:
+        paths = save_model(save, vm.model, ModelMeta(architecture=str(vm.architecture), input_shape=meta.input_shape,
+                                                     n_classes=meta.n_classes, dataset=meta.dataset, seed=meta.seed,
+                                                     metrics={o.name: o.value for o in after.objectives},
+                                                     train_config=meta.train_config))
+        err.print(f"saved {paths[0]} and {paths[1]}")
+    _write_json(output, {"before": before.to_dict(), "after": after.to_dict()})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn expected errors into one stderr line and exit code 2."""
     from typer._click.exceptions import ClickException

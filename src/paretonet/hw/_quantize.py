@@ -1,0 +1,167 @@
+"""Fake quantization of weights and activations, per layer: post-training and quantization-aware.
+
+Built on PyTorch's fake-quantize ops, whose backward pass is the straight-through estimator, so
+the same model trains (QAT) and evaluates. Weights: symmetric signed, per output channel or per
+tensor, scale from the current max |w|. Activations entering each conv / linear layer:
+asymmetric unsigned per tensor, range from calibration. Activation quantizers are
+NonDifferentiable layers, so the robustness evaluation scores a quantized model with BPDA,
+transfer from its float twin and Square, never with plain white-box gradients.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, check_int
+from ..evaluate._gradients import NonDifferentiable
+
+QUANTIZABLE = (nn.Conv2d, nn.Linear)
+
+
+class ActQuant(NonDifferentiable):
+    """Asymmetric unsigned per-tensor fake quantization; the range is set by calibration."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__()
+        self.bits = bits
+        self.register_buffer("lo", torch.tensor(float("inf")))
+        self.register_buffer("hi", torch.tensor(float("-inf")))
+        self.observing = False
+
+    def exact(self, x: torch.Tensor) -> torch.Tensor:
+        if self.observing:
+            self.lo = torch.minimum(self.lo, x.detach().min())
+            self.hi = torch.maximum(self.hi, x.detach().max())
+            return x
+        if not torch.isfinite(self.lo):
+            raise ConfigError("activation quantizer used before calibration: call calibrate(model, images)")
+        levels = 2**self.bits - 1
+        lo, hi = float(min(self.lo, 0.0)), float(max(self.hi, 0.0))  # zero must be representable
+        scale = max((hi - lo) / levels, 1e-8)
+        zero_point = int(round(-lo / scale))
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, levels)
+
+
+def quantize_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
+    """Symmetric signed fake quantization with a straight-through gradient."""
+    qmax = 2 ** (bits - 1) - 1
+    if bits == 1:  # sign-magnitude: {-s, +s}
+        scale = w.abs().mean(dim=tuple(range(1, w.dim())), keepdim=True) if per_channel else w.abs().mean()
+        return w + (torch.sign(w) * scale - w).detach()
+    if per_channel:
+        scale = (w.detach().abs().amax(dim=tuple(range(1, w.dim()))) / qmax).clamp_min(1e-8)
+        zero = torch.zeros(w.shape[0], dtype=torch.int32)
+        return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -qmax - 1, qmax)
+    scale = max(float(w.detach().abs().max()) / qmax, 1e-8)
+    return torch.fake_quantize_per_tensor_affine(w, scale, 0, -qmax - 1, qmax)
+
+
+class QuantLayer(nn.Module):
+    """A conv or linear layer with fake-quantized input activations and weights."""
+
+    def __init__(self, layer: nn.Module, weight_bits: int, act_bits: int, per_channel: bool) -> None:
+        super().__init__()
+        self.layer = layer
+        self.weight_bits = weight_bits
+        self.act_bits = act_bits
+        self.per_channel = per_channel
+        self.act = ActQuant(act_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = quantize_weight(self.layer.weight, self.weight_bits, self.per_channel)
+        # functional_call runs the wrapped layer itself, so profiling hooks see it
+        return torch.func.functional_call(self.layer, {"weight": w}, (self.act(x),), strict=False)
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """Bits per layer: one width for all, or a mapping layer name -> width (unlisted layers stay float)."""
+
+    weight_bits: int | Mapping[str, int] = 8
+    act_bits: int | Mapping[str, int] | None = None  # None: same as the weights
+    per_channel: bool = True
+
+
+def _bits_for(value: int | Mapping[str, int] | None, name: str, fallback: int | None) -> int | None:
+    if value is None:
+        return fallback
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return value
+
+
+def quantizable_layers(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, QUANTIZABLE)]
+
+
+def quantize_model(model: nn.Module, spec: QuantSpec, calibration: torch.Tensor | None = None) -> nn.Module:
+    """A fake-quantized copy of `model`; with calibration images its activation ranges are set."""
+    names = quantizable_layers(model)
+    for mapping in (spec.weight_bits, spec.act_bits):
+        if isinstance(mapping, Mapping):
+            unknown = sorted(set(mapping) - set(names))
+            if unknown:
+                raise ConfigError(f"bits: unknown layer(s) {', '.join(unknown)}; quantizable layers: {', '.join(names)}")
+            for n, b in mapping.items():
+                check_int(f"bits of layer {n}", b, minimum=1, maximum=16)
+        elif mapping is not None:
+            check_int("bits", mapping, minimum=1, maximum=16)
+    q = copy.deepcopy(model)
+    for name in names:
+        wb = _bits_for(spec.weight_bits, name, None)
+        if wb is None:
+            continue
+        ab = _bits_for(spec.act_bits, name, wb)
+        parent_name, _, child = name.rpartition(".")
+        parent = q.get_submodule(parent_name) if parent_name else q
+        setattr(parent, child, QuantLayer(getattr(parent, child), wb, ab or wb, spec.per_channel))
+    if calibration is not None:
+        calibrate(q, calibration)
+    return q
+
+
+def calibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> nn.Module:
+    """Set every activation quantizer's range to the min/max it sees on `images` (post-training)."""
+    quantizers = [m for m in model.modules() if isinstance(m, ActQuant)]
+    was = model.training
+    model.eval()
+    try:
+        for m in quantizers:
+            m.lo.fill_(float("inf"))
+            m.hi.fill_(float("-inf"))
+            m.observing = True
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                model(images[i : i + batch_size])
+    finally:
+        for m in quantizers:
+            m.observing = False
+        model.train(was)
+    return model
+
+
+def layer_bits(model: nn.Module) -> dict[str, tuple[int, int]]:
+    """(weight bits, activation bits) of every quantized layer, keyed by the wrapped layer's name."""
+    return {f"{n}.layer": (m.weight_bits, m.act_bits) for n, m in model.named_modules() if isinstance(m, QuantLayer)}
+
+
+def quantized_bits(model: nn.Module) -> dict[str, "LayerBits"]:
+    """Per-layer LayerBits for the energy model: integer widths for quantized layers."""
+    from ._energy import LayerBits
+
+    return {name: LayerBits(wb, ab, 32, is_float=False) for name, (wb, ab) in layer_bits(model).items()}
+
+
+def model_size_bytes(model: nn.Module) -> int:
+    """Bytes of every parameter at its layer's bit width (quantized weights at their width, the rest 32-bit)."""
+    bits = {}
+    for n, m in model.named_modules():
+        if isinstance(m, QuantLayer):
+            bits[f"{n}.layer.weight"] = m.weight_bits
+    total_bits = sum(p.numel() * bits.get(name, 32) for name, p in model.named_parameters())
+    return (total_bits + 7) // 8
