@@ -62,6 +62,36 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
+def _architecture(text: str, space: str):  # noqa: ANN202
+    """'space:genotype' as given, else a named member or bare genotype of `space` (nb201 cells start with '|')."""
+    from .spaces import Architecture
+
+    return Architecture.parse(text, space=None if ":" in text and not text.startswith("|") else space)
+
+
+def _floats(option: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated numbers such as 0.05,0.1")
+    return values
+
+
+def _load_for_eval(model: Path, dataset: str | None, data_dir: str | None, split_seed: int):  # noqa: ANN202
+    from .data import DataConfig, load_dataset
+    from .evaluate import check_input_shape
+    from .modelfile import load_model
+
+    net, meta = load_model(model)
+    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
+    check_input_shape(meta.input_shape, data)
+    if data.n_classes != meta.n_classes:
+        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
+    return net, meta, data
+
+
 @app.command("train")
 def train_cmd(
     arch: Annotated[str, typer.Option(help="Named member (lenet5), genotype string, or 'space:genotype'.")] = "lenet5",
@@ -84,22 +114,17 @@ def train_cmd(
     """Train one architecture and print its objectives."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .data import DataConfig
-    from .modelfile import ModelMeta, save_model
-    from .modelfile import model_paths as save_paths
+    from .data import DataConfig, load_dataset
+    from .modelfile import ModelMeta, model_paths, save_model
     from .pipeline import train_architecture
-    from .spaces import Architecture
     from .train import TrainConfig
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                          weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience)
-    architecture = Architecture.parse(arch, space=None if ":" in arch and not arch.startswith("|") else space)
-    if save is not None and output is not None and output.resolve() == save_paths(save)[1].resolve():
+    architecture = _architecture(arch, space)
+    if save is not None and output is not None and output.resolve() == model_paths(save)[1].resolve():
         raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
-    data_config = DataConfig(name=dataset, root=data_dir, seed=split_seed)
-    from .data import load_dataset
-
-    data = load_dataset(data_config)
+    data = load_dataset(DataConfig(name=dataset, root=data_dir, seed=split_seed))
     err.print(f"{architecture}  on {data.name} {data.input_shape}: {len(data.train)} train / "
               f"{len(data.val)} val / {len(data.test)} test images")
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
@@ -141,16 +166,10 @@ def evaluate_cmd(
     output: OutputOpt = None,
 ) -> None:
     """Measure the objectives of a saved model on a dataset's test split."""
-    from .data import DataConfig, load_dataset
-    from .evaluate import check_input_shape, evaluate_objectives
-    from .modelfile import load_model
+    from .evaluate import evaluate_objectives
     from .records import Record, versions
 
-    net, meta = load_model(model)
-    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
-    check_input_shape(meta.input_shape, data)
-    if data.n_classes != meta.n_classes:
-        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
+    net, meta, data = _load_for_eval(model, dataset, data_dir, split_seed)
     objectives = evaluate_objectives(net, data, bits=bits)
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant="" if bits == 32 else f"bits={bits}",
                  budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed}, versions=versions())
@@ -210,29 +229,6 @@ def spaces_cmd(
             lt.add_row(layer["name"], layer["kind"], "x".join(map(str, layer["out_shape"])), f"{layer['params']:,}", f"{layer['macs']:,}")
         out.print(lt)
     _write_json(output, {"architectures": rows})
-
-
-def _floats(option: str, text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        values = ()
-    if not values:
-        raise ConfigError(f"{option}: got {text!r}, expected comma-separated numbers such as 0.05,0.1")
-    return values
-
-
-def _load_for_eval(model: Path, dataset: str | None, data_dir: str | None, split_seed: int):  # noqa: ANN202
-    from .data import DataConfig, load_dataset
-    from .evaluate import check_input_shape
-    from .modelfile import load_model
-
-    net, meta = load_model(model)
-    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
-    check_input_shape(meta.input_shape, data)
-    if data.n_classes != meta.n_classes:
-        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
-    return net, meta, data
 
 
 @app.command("robustness")
@@ -329,14 +325,13 @@ def variance_cmd(
     from .data import DataConfig, load_dataset
     from .evaluate import RobustnessConfig, ranking_flips
     from .pipeline import seed_variance
-    from .spaces import Architecture
     from .train import TrainConfig
 
     if seeds < 1:
         raise ConfigError(f"--seeds: got {seeds}, expected an integer >= 1")
     if len(arch) > 2:
         raise ConfigError(f"--arch: got {len(arch)} architectures, expected one or two")
-    archs = [Architecture.parse(a, space=None if ":" in a and not a.startswith("|") else space) for a in arch]
+    archs = [_architecture(a, space) for a in arch]
     data = load_dataset(DataConfig(name=dataset, root=data_dir))
     cfg = RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False)
     results = []
@@ -422,9 +417,8 @@ def compress_cmd(
     save: Annotated[Optional[Path], typer.Option("--save-model", help="Save a pruned (not quantized) model here.")] = None,
 ) -> None:
     """Quantize and/or prune a model; print accuracy, robust accuracy, size and energy before and after."""
-    from .data import DataConfig, load_dataset
-    from .evaluate import RobustnessConfig, check_input_shape
-    from .modelfile import ModelMeta, load_model, save_model
+    from .evaluate import RobustnessConfig
+    from .modelfile import ModelMeta, save_model
     from .pipeline import select_images
     from .spaces import Architecture
     from .train import TrainConfig
@@ -435,9 +429,7 @@ def compress_cmd(
     robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False)
     if save is not None and variant.bits is not None:
         raise ConfigError("--save-model: quantized models are not saved yet (save the pruned float model without --bits)")
-    net, meta = load_model(model)
-    data = load_dataset(DataConfig(name=meta.dataset, root=data_dir))
-    check_input_shape(meta.input_shape, data)
+    net, meta, data = _load_for_eval(model, None, data_dir, 0)
     arch = Architecture.parse(meta.architecture)
     xy = select_images(data, images, seed)
     cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)

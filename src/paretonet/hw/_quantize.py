@@ -13,12 +13,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError, check_int
 from ..evaluate._gradients import NonDifferentiable
+
+if TYPE_CHECKING:
+    from ._energy import LayerBits
 
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
 
@@ -150,7 +154,7 @@ def layer_bits(model: nn.Module) -> dict[str, tuple[int, int]]:
     return {f"{n}.layer": (m.weight_bits, m.act_bits) for n, m in model.named_modules() if isinstance(m, QuantLayer)}
 
 
-def quantized_bits(model: nn.Module) -> dict[str, "LayerBits"]:
+def quantized_bits(model: nn.Module) -> dict[str, LayerBits]:
     """Per-layer LayerBits for the energy model: integer widths for quantized layers."""
     from ._energy import LayerBits
 
