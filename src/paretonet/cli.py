@@ -363,6 +363,7 @@ def energy_cmd(
     dataflow: Annotated[str, typer.Option(help="A, B, hierarchy, or all.")] = "all",
     bits: Annotated[int, typer.Option(help="Integer bit width of weights and activations (32 = float32).")] = 32,
     layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Print the per-layer table.")] = True,
+    zigzag: Annotated[Optional[str], typer.Option(help="Also run ZigZag with this shipped accelerator (e.g. tpu_like; extra 'zigzag').")] = None,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
 ) -> None:
@@ -390,7 +391,24 @@ def energy_cmd(
         for layer in estimates[0].layers:
             lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.data_pj:.4g}")
         out.print(lt)
+    zz = None
+    if zigzag is not None:
+        from .hw._zigzag import zigzag_energy
+
+        zz = zigzag_energy(net, meta.input_shape, zigzag)
+        ours = [layer for layer in estimates[0].layers if layer.macs]
+        zt = Table(title=f"cross-check: dataflow {estimates[0].dataflow} vs ZigZag {zz.accelerator} (conv/linear layers)")
+        for col in ("layer", "ours", "ZigZag", "share ours", "share ZigZag"):
+            zt.add_column(col, justify="left" if col == "layer" else "right")
+        ours_total = sum(layer.total_pj for layer in ours) or 1.0
+        for k, (name, z_e) in enumerate(zz.layers):
+            mine = ours[k] if len(ours) == len(zz.layers) else None
+            zt.add_row(mine.name if mine else name, f"{mine.total_pj:.4g}" if mine else "-", f"{z_e:.4g}",
+                       f"{mine.total_pj / ours_total:.1%}" if mine else "-", f"{z_e / zz.total_energy:.1%}")
+        out.print(zt)
+        out.print(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles")
     _write_json(output, {"architecture": meta.architecture, "hardware": hw.to_dict(), "bits": bits,
+                         "zigzag": asdict(zz) if zz is not None else None,
                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "data_pj": e.data_pj,
                                         "total_pj": e.total_pj, "by_level_pj": e.by_level(),
                                         "layers": [asdict(layer) for layer in e.layers]} for e in estimates]})
