@@ -189,13 +189,13 @@ def test_analytic_energy_ranks_like_zigzag():
     from paretonet.hw._zigzag import zigzag_energy
 
     ours, theirs = [], []
-    seed = -1
-    while len(theirs) < 8:
-        seed += 1
+    for seed in range(14):
+        if len(theirs) == 8:
+            break
         model = build_model(sample_architecture("lenet", seed, (1, 32, 32)), (1, 32, 32), 10, seed=seed)
         try:
             theirs.append(zigzag_energy(model, (1, 32, 32)).total_energy)
-        except Exception:  # ZigZag 3.9.1 fails inside its own code on some small layers
+        except ConfigError:  # ZigZag 3.9.1 fails inside its own code on some small layers
             continue
         ours.append(model_energy(model, (1, 32, 32), "horowitz45", "A", bits=LayerBits.integer(8)).total_pj)
-    assert kendalltau(ours, theirs).statistic >= 0.8
+    assert len(theirs) == 8 and kendalltau(ours, theirs).statistic >= 0.8

@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def zigzag_energy(model: nn.Module, input_shape: tuple[int, int, int], accelerat
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             path = Path(tmp) / "model.onnx"
-            torch.onnx.export(model, torch.zeros(1, *input_shape), str(path), dynamo=False, opset_version=13)
+            with warnings.catch_warnings():  # the TorchScript exporter is deprecated; ZigZag reads its output
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.onnx.export(model, torch.zeros(1, *input_shape), str(path), dynamo=False, opset_version=13)
             onnx.save(onnx.shape_inference.infer_shapes(onnx.load(str(path))), str(path))
             try:
                 energy, latency, cmes = get_hardware_performance_zigzag(
