@@ -123,3 +123,23 @@ def test_variant_string_is_canonical():
     assert str(Variant()) == ""
     assert str(Variant(bits=4, qat=2, prune=0.5, channels=0.25, finetune=1)) == "bits=4,qat=2,prune=0.5,channels=0.25,finetune=1"
     assert str(VariantModel(nn.Identity(), None, Variant(bits=8, per_tensor=True)).variant) == "bits=8,per_tensor"
+
+
+def _rle_entries_slow(flat_nonzero: list[bool], run_bits: int = 4) -> int:
+    entries, run = 0, 0
+    for v in flat_nonzero:
+        if v:
+            entries, run = entries + 1, 0
+        else:
+            run += 1
+            if run > 2**run_bits - 1:  # a filler entry restarts the count
+                entries, run = entries + 1, 0
+    return entries
+
+
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.3, 0.9, 1.0])
+def test_rle_size_matches_the_plain_loop(density):
+    g = torch.Generator().manual_seed(int(density * 100))
+    w = torch.randn(37, 53, generator=g) * (torch.rand(37, 53, generator=g) < density)
+    entries = _rle_entries_slow((w != 0).flatten().tolist())
+    assert encoding_sizes(w, 8)["rle"] == (entries * (8 + 4) + 7) // 8

@@ -170,30 +170,26 @@ def test_same_seed_same_robust_accuracy_across_processes():
 
 # -- cross-checks against the reference implementations ----------------------------------------
 
+def _reference_robust_accuracy(pyautoattack, model, x, y, attack: str, seed: int, queries: int) -> float:
+    aa = pyautoattack.AutoAttack(model, attacks=[attack], eps=0.1, norm="Linf", seed=seed, version="custom")
+    aa.apgd.n_restarts = 1  # 'custom' keeps 5 restarts; compare equal budgets
+    aa.square.n_queries = queries
+    with contextlib.redirect_stdout(io.StringIO()):
+        adv, _ = aa.run_standard_evaluation(x, y, batch_size=500)
+    return _acc(model, adv, y)
+
+
 @pytest.mark.slow
 def test_apgd_ce_and_square_match_reference_autoattack(lenet):
     pyautoattack = pytest.importorskip("pyautoattack")
     model, x, y = lenet
-    ours_apgd, ref_apgd = [], []
-    for seed in range(3):
-        ours_apgd.append(evaluate_robustness(model, x, y, RobustnessConfig(eps=0.1, attacks=("apgd-ce",), seed=seed,
-                                                                            sanity=False)).robust_accuracy)
-        aa = pyautoattack.AutoAttack(model, attacks=["apgd-ce"], eps=0.1, norm="Linf", seed=seed, version="custom")
-        aa.apgd.n_restarts = 1  # 'custom' keeps 5 restarts; compare equal budgets
-        with contextlib.redirect_stdout(io.StringIO()):
-            adv, _ = aa.run_standard_evaluation(x, y, batch_size=500)
-        ref_apgd.append(_acc(model, adv, y))
-    assert abs(np.mean(ours_apgd) - np.mean(ref_apgd)) <= 0.01, (ours_apgd, ref_apgd)
-    ours_sq, ref_sq = [], []
-    for seed in range(3):
-        ours_sq.append(evaluate_robustness(model, x, y, RobustnessConfig(eps=0.1, attacks=("square",), queries=300,
-                                                                          seed=seed, sanity=False)).robust_accuracy)
-        aa = pyautoattack.AutoAttack(model, attacks=["square"], eps=0.1, norm="Linf", seed=seed, version="custom")
-        aa.square.n_queries = 300
-        with contextlib.redirect_stdout(io.StringIO()):
-            adv, _ = aa.run_standard_evaluation(x, y, batch_size=500)
-        ref_sq.append(_acc(model, adv, y))
-    assert abs(np.mean(ours_sq) - np.mean(ref_sq)) <= 0.01, (ours_sq, ref_sq)
+    for attack in ("apgd-ce", "square"):
+        ours, ref = [], []
+        for seed in range(3):
+            cfg = RobustnessConfig(eps=0.1, attacks=(attack,), queries=300, seed=seed, sanity=False)
+            ours.append(evaluate_robustness(model, x, y, cfg).robust_accuracy)
+            ref.append(_reference_robust_accuracy(pyautoattack, model, x, y, attack, seed, queries=300))
+        assert abs(np.mean(ours) - np.mean(ref)) <= 0.01, (attack, ours, ref)
 
 
 @pytest.mark.slow

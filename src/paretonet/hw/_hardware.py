@@ -84,14 +84,19 @@ class Hardware:
         return d
 
 
+def _four_levels(dram: float, global_buffer: float, array: float, register_file: float) -> tuple[MemoryLevel, ...]:
+    """DRAM / global buffer / array / register file (pJ per bit) with the presets' shared reuse factors."""
+    return (
+        MemoryLevel("dram", dram),
+        MemoryLevel("global_buffer", global_buffer, reuse_weights=16, reuse_inputs=16, reuse_outputs=16),
+        MemoryLevel("array", array, reuse_weights=4, reuse_inputs=4, reuse_outputs=4),
+        MemoryLevel("register_file", register_file, reuse_weights=1, reuse_inputs=1, reuse_outputs=0.5),
+    )
+
+
 HOROWITZ45 = Hardware(
     name="horowitz45",
-    levels=(
-        MemoryLevel("dram", 1950 / 64),
-        MemoryLevel("global_buffer", 100 / 64, reuse_weights=16, reuse_inputs=16, reuse_outputs=16),
-        MemoryLevel("array", 20 / 64, reuse_weights=4, reuse_inputs=4, reuse_outputs=4),
-        MemoryLevel("register_file", 10 / 64, reuse_weights=1, reuse_inputs=1, reuse_outputs=0.5),
-    ),
+    levels=_four_levels(1950 / 64, 100 / 64, 20 / 64, 10 / 64),  # 64-bit accesses: DRAM, 1 MB, 32 KB, 8 KB SRAM
     mult_pj_8x8=0.2,
     add_pj_32=0.1,
     fp32_mac_pj=3.7 + 0.9,
@@ -101,12 +106,7 @@ HOROWITZ45 = Hardware(
 
 EYERISS = Hardware(
     name="eyeriss",
-    levels=(
-        MemoryLevel("dram", 200 / 16),
-        MemoryLevel("global_buffer", 6 / 16, reuse_weights=16, reuse_inputs=16, reuse_outputs=16),
-        MemoryLevel("array", 2 / 16, reuse_weights=4, reuse_inputs=4, reuse_outputs=4),
-        MemoryLevel("register_file", 1 / 16, reuse_weights=1, reuse_inputs=1, reuse_outputs=0.5),
-    ),
+    levels=_four_levels(200 / 16, 6 / 16, 2 / 16, 1 / 16),  # per 16-bit access, normalized to one MAC
     mult_pj_8x8=0.8 * 64 / 256,
     add_pj_32=0.2,
     fp32_mac_pj=0.8 * 1024 / 256 + 0.4,

@@ -28,18 +28,12 @@ def encoding_sizes(weight: torch.Tensor, bits: int) -> dict[str, int]:
     sizes["coo"] = _ceil_bytes(nnz * (bits + max(1, math.ceil(math.log2(max(n, 2))))))
     sizes["csr"] = _ceil_bytes(nnz * (bits + max(1, math.ceil(math.log2(max(cols, 2)))))
                                + (rows + 1) * max(1, math.ceil(math.log2(max(nnz + 1, 2)))))
-    flat = nz.flatten().tolist()
-    entries, run = 0, 0
-    limit = 2**RLE_RUN_BITS - 1
-    for v in flat:
-        if v:
-            entries += 1
-            run = 0
-        else:
-            run += 1
-            if run > limit:  # a filler entry (explicit zero) restarts the count
-                entries += 1
-                run = 0
+    # run-length: one entry per non-zero, plus a filler for every 16th zero of a run
+    flat = nz.flatten()
+    boundaries = torch.nonzero(flat).flatten()
+    edges = torch.cat([torch.tensor([-1]), boundaries, torch.tensor([n])])
+    zero_runs = edges[1:] - edges[:-1] - 1
+    entries = nnz + int((zero_runs // (2**RLE_RUN_BITS)).sum())
     sizes["rle"] = _ceil_bytes(entries * (bits + RLE_RUN_BITS))
     if n % 4 == 0 and bool((nz.flatten().view(-1, 4).sum(1) <= 2).all()):
         sizes["2:4"] = _ceil_bytes(n // 2 * (bits + 2))
