@@ -24,3 +24,13 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"reference data {SHARED} is absent")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def saved_model(tmp_path_factory):
+    """A lenet-tiny trained for 3 epochs on digits and saved: input for the model-file commands."""
+    from paretonet.cli import main
+
+    folder = tmp_path_factory.mktemp("model")
+    assert main(["train", "--arch", "lenet-tiny", "--epochs", "3", "--save-model", str(folder / "m")]) == 0
+    return str(folder / "m")

@@ -442,35 +442,61 @@ def compress_cmd(
     from .train import TrainConfig
     from .variant import Variant, VariantModel, apply_variant, variant_record
 
+    from .variant import Variant
+
     variant = Variant(bits=bits, act_bits=act_bits, per_tensor=per_tensor, qat=qat, prune=prune,
                       prune_scope=prune_scope, channels=channels, finetune=finetune)
-    robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False)
     if save is not None and variant.bits is not None:
         raise ConfigError("--save-model: quantized models are not saved yet (save the pruned float model without --bits)")
+    _compare_variants(model, [variant], preset=preset, eps=eps, images=images, no_robust=no_robust,
+                      data_dir=data_dir, seed=seed, output=output, save=save)
+
+
+def _compare_variants(model: Path, variants: list, *, preset: str, eps: float, images: int | None, no_robust: bool,  # noqa: ANN001
+                      data_dir: str | None, seed: int, output: Path | None, save: Path | None = None,
+                      lut_dirs: tuple[str, ...] = (), queries: int = 5000) -> None:
+    """Objectives of the model as trained and of each variant, side by side; the last one may be saved."""
+    from .evaluate import RobustnessConfig
+    from .modelfile import ModelMeta, save_model
+    from .pipeline import select_images
+    from .spaces import Architecture
+    from .train import TrainConfig
+    from .variant import Variant, VariantModel, apply_variant, variant_record
+
+    robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, sanity=False,
+                                                         queries=queries)
     net, meta, data = _load_for_eval(model, None, data_dir, 0)
     arch = Architecture.parse(meta.architecture)
     xy = select_images(data, images, seed)
     cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
-    before = variant_record(VariantModel(net, arch, Variant()), data, meta.seed, robustness, xy)
-    vm = apply_variant(net, arch, data, variant, cfg)
-    after = variant_record(vm, data, meta.seed, robustness, xy)
-    t = Table(title=f"{meta.architecture} -> variant '{variant}'")
-    for col in ("objective", "before", "after", "change"):
-        t.add_column(col, justify="left" if col == "objective" else "right")
-    for b, a in zip(before.objectives, after.objectives):
+    records = [variant_record(VariantModel(net, arch, Variant()), data, meta.seed, robustness, xy)]
+    vm = None
+    for variant in variants:
+        vm = apply_variant(net, arch, data, variant, cfg, lut_dirs)
+        records.append(variant_record(vm, data, meta.seed, robustness, xy))
+    t = Table(title=f"{meta.architecture}: " + " | ".join(f"'{r.variant}'" for r in records))
+    t.add_column("objective")
+    for r in records:
+        t.add_column(r.variant or "as trained", justify="right")
+    t.add_column("change (last)", justify="right")
+    for rows in zip(*(r.objectives for r in records)):
+        b, a = rows[0], rows[-1]
         fmt = "{:.4f}" if b.unit == "fraction" else "{:.4g}"
         change = f"{a.value - b.value:+.4f}" if b.unit == "fraction" else f"{a.value / b.value:.3f}x" if b.value else "-"
-        t.add_row(f"{b.name} ({b.unit})", fmt.format(b.value), fmt.format(a.value), change)
+        t.add_row(f"{b.name} ({b.unit})", *(fmt.format(o.value) for o in rows), change)
     out.print(t)
     if str(vm.architecture) != meta.architecture:
         out.print(f"architecture after channel pruning: {vm.architecture}")
     if save is not None:
         paths = save_model(save, vm.model, ModelMeta(architecture=str(vm.architecture), input_shape=meta.input_shape,
                                                      n_classes=meta.n_classes, dataset=meta.dataset, seed=meta.seed,
-                                                     metrics={o.name: o.value for o in after.objectives},
+                                                     metrics={o.name: o.value for o in records[-1].objectives},
                                                      train_config=meta.train_config))
         err.print(f"saved {paths[0]} and {paths[1]}")
-    _write_json(output, {"before": before.to_dict(), "after": after.to_dict()})
+    payload = {"before": records[0].to_dict(), "after": records[-1].to_dict()}
+    if len(records) > 2:
+        payload["variants"] = [r.to_dict() for r in records[1:]]
+    _write_json(output, payload)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -494,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
+
+
+from . import cli_approx as _cli_approx  # noqa: E402,F401  registers `multipliers` and `approx`
 
 
 if __name__ == "__main__":

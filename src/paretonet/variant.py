@@ -3,7 +3,8 @@
 apply_variant() turns the model into the variant's model; evaluate_variant() measures all four
 objectives the same way for every variant, so later stages treat them uniformly.
 Canonical string: 'bits=4,act_bits=4,per_tensor,qat=2,prune=0.5,prune_scope=layer,channels=0.5,finetune=2'
-(only non-default fields, in this order; '' is the float model as trained).
+or 'multiplier=mul8u_L40,exact_layers=net.fc3,retrain=2' (only non-default fields, in this order;
+'' is the float model as trained).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .spaces import Architecture
 from .train import TrainConfig, train
 
 
+CALIBRATION_IMAGES = 2000
+
+
 @dataclass(frozen=True)
 class Variant:
     bits: int | None = None  # weight bits of every conv/linear layer; None: float
@@ -32,6 +36,10 @@ class Variant:
     prune_scope: str = "global"
     channels: float = 0.0  # channel pruning ratio (filters removed)
     finetune: int = 0  # epochs of fine-tuning after pruning
+    multiplier: str | None = None  # approximate 8x8 multiplier (name, design spec or .bin) in conv/linear layers
+    approx_layers: tuple[str, ...] = ()  # layers that get the multiplier (empty: all)
+    exact_layers: tuple[str, ...] = ()  # layers left float
+    retrain: int = 0  # straight-through retraining epochs of the approximate model
 
     def __post_init__(self) -> None:
         if self.bits is not None:
@@ -47,6 +55,11 @@ class Variant:
         check_choice("prune_scope", self.prune_scope, ("global", "layer"))
         check_float("channels", self.channels, minimum=0.0, maximum=1.0, max_inclusive=False)
         check_int("finetune", self.finetune, minimum=0)
+        check_int("retrain", self.retrain, minimum=0)
+        if self.multiplier is None and (self.approx_layers or self.exact_layers or self.retrain):
+            raise ConfigError("multiplier: --layers, --exact-layers and --retrain need a multiplier")
+        if self.multiplier is not None and self.bits is not None:
+            raise ConfigError("multiplier: approximate layers are 8-bit by construction; drop --bits")
 
     def __str__(self) -> str:
         parts = []
@@ -54,6 +67,8 @@ class Variant:
             v = getattr(self, f.name)
             if v == f.default:
                 continue
+            if isinstance(v, tuple):
+                v = "+".join(v)
             parts.append(f.name if v is True else f"{f.name}={v:g}" if isinstance(v, float) else f"{f.name}={v}")
         return ",".join(parts)
 
@@ -66,8 +81,9 @@ class VariantModel:
 
 
 def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, variant: Variant,
-                  train_config: TrainConfig = TrainConfig()) -> VariantModel:
-    """Channel pruning, then unstructured pruning (+ fine-tuning), then quantization (+ QAT)."""
+                  train_config: TrainConfig = TrainConfig(), lut_dirs: tuple[str, ...] = ()) -> VariantModel:
+    """Channel pruning, then unstructured pruning (+ fine-tuning), then quantization (+ QAT) or
+    approximate multipliers (+ straight-through retraining)."""
     from .hw._prune import finalize_pruning, lenet_architecture_of, prune_channels, prune_unstructured
     from .hw._quantize import QuantSpec, quantize_model
 
@@ -86,6 +102,14 @@ def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, varian
         m = quantize_model(m, spec, calibration=dataset.train.x)
         if variant.qat:
             train(m, dataset, replace(train_config, epochs=variant.qat, lr=train_config.lr * 0.1))
+    if variant.multiplier is not None:
+        from .hw.approx import approximate_model, get_multiplier, retrain
+
+        mult = get_multiplier(variant.multiplier, dirs=lut_dirs)
+        plan = {n: mult for n in variant.approx_layers} if variant.approx_layers else mult
+        m = approximate_model(m, plan, dataset.train.x[:CALIBRATION_IMAGES], exact_layers=variant.exact_layers)
+        if variant.retrain:
+            retrain(m, dataset, variant.retrain, train_config)
     m.eval()
     return VariantModel(m, arch, variant)
 
@@ -94,8 +118,10 @@ def variant_objectives(vm: VariantModel, dataset: Dataset, robustness: Robustnes
                        images: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[Objective, ...]:
     """Accuracy, robust accuracy (when asked), size in bytes (best encoding) and energy of a variant."""
     from .hw._prune import weight_density
+    from .hw._energy import LayerBits
     from .hw._quantize import QuantLayer, quantized_bits
     from .hw._sparse import best_encoding
+    from .hw.approx import approx_layers, power_factors
 
     m = vm.model
     objs = [Objective("accuracy", accuracy(m, dataset.test), "fraction", "max")]
@@ -103,14 +129,17 @@ def variant_objectives(vm: VariantModel, dataset: Dataset, robustness: Robustnes
         x, y = images if images is not None else (dataset.test.x, dataset.test.y)
         objs.append(evaluate_robustness(m, x, y, robustness).objective())
     wbits = {f"{n}.layer.weight": q.weight_bits for n, q in m.named_modules() if isinstance(q, QuantLayer)}
+    approx = approx_layers(m)
+    wbits.update({f"{n}.weight": 8 for n in approx})
     size = 0
     for name, p in m.named_parameters():
         b = wbits.get(name, 32)
         size += best_encoding(p, b)[1] if name.endswith("weight") and p.dim() > 1 else (p.numel() * b + 7) // 8
     objs.append(Objective("size_bytes", float(size), "bytes", "min"))
-    bits = quantized_bits(m) or FLOAT32
+    bits = quantized_bits(m) | {n: LayerBits(8, 8, 32, is_float=False) for n in approx} or FLOAT32
     density = weight_density(m)
-    e = model_energy(m, dataset.input_shape, "horowitz45", "A", bits=bits, weight_density=density)
+    e = model_energy(m, dataset.input_shape, "horowitz45", "A", bits=bits, weight_density=density,
+                     mult_factor=power_factors(m))
     objs.append(Objective("energy_pj@horowitz45:A", e.total_pj, "pJ", "min"))
     return tuple(objs)
 

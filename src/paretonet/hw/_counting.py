@@ -93,9 +93,12 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     was_training = model.training
+    from ..evaluate._gradients import gradient_mode
+
     try:
         model.eval()
-        with torch.no_grad():
+        # the differentiable twin has the same layers and shapes and runs them as ordinary modules
+        with torch.no_grad(), gradient_mode(model, "surrogate"):
             model(torch.zeros(1, *input_shape))
     except RuntimeError as e:
         raise ArchitectureError(f"model does not accept input shape {tuple(input_shape)}: {str(e).splitlines()[0]}") from None

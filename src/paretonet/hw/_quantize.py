@@ -42,13 +42,21 @@ class ActQuant(NonDifferentiable):
             self.lo = torch.minimum(self.lo, x.detach().min())
             self.hi = torch.maximum(self.hi, x.detach().max())
             return x
+        scale, zero_point = self.qparams()
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, 2**self.bits - 1)
+
+    def qparams(self) -> tuple[float, int]:
+        """(scale, zero point) of the calibrated range; zero is always representable."""
         if not torch.isfinite(self.lo):
             raise ConfigError("activation quantizer used before calibration: call calibrate(model, images)")
-        levels = 2**self.bits - 1
-        lo, hi = float(min(self.lo, 0.0)), float(max(self.hi, 0.0))  # zero must be representable
-        scale = max((hi - lo) / levels, 1e-8)
-        zero_point = int(round(-lo / scale))
-        return torch.fake_quantize_per_tensor_affine(x, scale, zero_point, 0, levels)
+        return asymmetric_qparams(float(self.lo), float(self.hi), self.bits)
+
+
+def asymmetric_qparams(lo: float, hi: float, bits: int) -> tuple[float, int]:
+    levels = 2**bits - 1
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max((hi - lo) / levels, 1e-8)
+    return scale, int(min(max(round(-lo / scale), 0), levels))
 
 
 def quantize_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:

@@ -1,0 +1,88 @@
+"""Approximate-multiplier inference speed, measured in one run on this machine.
+
+(a) whole LeNet-5 on 10,000 Fashion-MNIST-shaped inputs (1x28x28), approximate / exact float
+    (target <= 5x); (b) one 64->64 3x3 conv at 16x16, batch 64, approximate / float (target <= 2x);
+(c) the same layer, LUT-gather reference / fast engine (target >= 30x). Every figure is printed
+per multiplier: the exact table and bit-linear tables use the low-rank engine, full-rank
+tables (most EvoApprox designs) the embedding-bag engine. The outputs are checked bit-identical
+to the reference before timing. Run: .venv/bin/python benchmarks/approx_speed.py [--luts DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from paretonet.hw._quantize import calibrate
+from paretonet.hw.approx import ApproxLayer, approximate_model, get_multiplier
+from paretonet.spaces import Architecture, build_model
+
+DEFAULT_LUTS = Path(__file__).resolve().parents[2] / "shared" / "evoapprox" / "luts"
+
+
+def best_of(fn, rounds: int) -> float:  # noqa: ANN001
+    fn()  # warm-up (and engine choice)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def whole_network(mult, images: torch.Tensor, rounds: int) -> tuple[float, dict[str, str]]:  # noqa: ANN001
+    model = build_model(Architecture.parse("lenet:lenet5"), (1, 28, 28), 10, seed=0).eval()
+    approx = approximate_model(model, mult, images[:1000])
+
+    def run(m: nn.Module) -> None:
+        with torch.no_grad():
+            for i in range(0, len(images), 1000):
+                m(images[i : i + 1000])
+
+    t_float = best_of(lambda: run(model), rounds)
+    t_approx = best_of(lambda: run(approx), rounds)
+    engines = {n: m.engine for n, m in approx.named_modules() if isinstance(m, ApproxLayer)}
+    return t_approx / t_float, engines
+
+
+def one_layer(mult, rounds: int) -> tuple[float, float, str]:  # noqa: ANN001
+    g = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(64, 64, 16, 16, generator=g).relu()
+    layer = ApproxLayer(conv, mult)
+    calibrate(layer, x)
+    with torch.no_grad():
+        fast = layer.accumulator(x)  # picks the engine
+        assert torch.equal(fast, layer.accumulator(x, "gather")), "fast engine differs from the reference"
+        t_float = best_of(lambda: conv(x), rounds)
+        t_approx = best_of(lambda: layer(x), rounds)
+        t_fast = best_of(lambda: layer.accumulator(x), rounds)
+        t_gather = best_of(lambda: layer.accumulator(x, "gather"), 1)
+    return t_approx / t_float, t_gather / t_fast, layer.engine
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--luts", type=Path, default=DEFAULT_LUTS, help="directory of EvoApprox .bin tables")
+    ap.add_argument("--multipliers", default="mul8u_1JFF,trunc:k=6,mul8u_L40,mul8u_17QU")
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    images = torch.rand(10_000, 1, 28, 28)
+    print(f"{'multiplier':<14} {'engine (b)':<9} {'(a) net/float':>13} {'(b) layer/float':>15} {'(c) gather/fast':>15}")
+    for spec in args.multipliers.split(","):
+        mult = get_multiplier(spec, dirs=[args.luts])
+        a, engines = whole_network(mult, images, args.rounds)
+        b, c, engine = one_layer(mult, args.rounds)
+        print(f"{mult.name:<14} {engine:<9} {a:>12.2f}x {b:>14.2f}x {c:>14.1f}x   net engines: "
+              + ",".join(sorted(set(engines.values()))))
+    print("targets: (a) <= 5x, (b) <= 2x, (c) >= 30x")
+
+
+if __name__ == "__main__":
+    main()

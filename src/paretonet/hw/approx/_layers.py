@@ -1,0 +1,157 @@
+"""Conv2d and Linear layers whose multiplies go through an 8x8 multiplier table, bit-exactly.
+
+Quantization (tf-approximate convention): unsigned multipliers take per-tensor asymmetric 8-bit
+codes x_q, w_q with zero points z_x, z_w; the table multiplies the raw codes and the zero-point
+terms are exact integer corrections,
+    acc = sum LUT[x_q, w_q] - z_w sum x_q - z_x sum w_q + K z_x z_w,   y = s_x s_w acc + bias.
+Signed multipliers take symmetric codes (zero points 0). Padding is the code of a real zero
+(z_x), so every window has K products. The activation range comes from calibration.
+
+An ApproxLayer is NonDifferentiable: its forward pass has no gradient; BPDA / straight-through
+training use the surrogate, the same layer with exact products on fake-quantized operands.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...errors import ConfigError
+from ...evaluate._gradients import NonDifferentiable
+from .._quantize import ActQuant, asymmetric_qparams
+from ._engines import ENGINES, BagEngine, Geometry, LowRankEngine, bit_linear_error, gather_accumulate
+from ._multiplier import Multiplier
+
+
+def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class ApproxLayer(NonDifferentiable):
+    """Wraps an nn.Conv2d or nn.Linear; `engine` is one of gather / bag / lowrank / auto (timed once)."""
+
+    def __init__(self, layer: nn.Module, multiplier: Multiplier, engine: str = "auto") -> None:
+        super().__init__()
+        if isinstance(layer, nn.Conv2d):
+            if layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+                raise ConfigError("approximate conv: only groups=1, zero padding given as numbers is supported, "
+                                  f"got groups={layer.groups}, padding={layer.padding!r}, mode={layer.padding_mode}")
+            self.geometry = Geometry("conv", _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.dilation))
+            self.padding = _pair(layer.padding)
+        elif isinstance(layer, nn.Linear):
+            self.geometry = Geometry("linear")
+            self.padding = (0, 0)
+        else:
+            raise ConfigError(f"approximate layer: got {type(layer).__name__}, expected Conv2d or Linear")
+        if engine not in (*ENGINES, "auto"):
+            raise ConfigError(f"engine: got {engine!r}, expected one of {', '.join((*ENGINES, 'auto'))}")
+        self.layer = layer
+        self.multiplier = multiplier
+        self.act = ActQuant(8)  # holds the calibrated activation range
+        self.engine = engine
+        self._table = torch.tensor(multiplier.table)
+        self._bag: BagEngine | None = None
+        form = bit_linear_error(multiplier)
+        self._lowrank = None if form is None else LowRankEngine(multiplier, form)
+        self.engine_times_s: dict[str, float] = {}
+
+    def extra_repr(self) -> str:
+        return f"multiplier={self.multiplier.name}, engine={self.engine}"
+
+    # -- quantization ------------------------------------------------------------------------
+    def input_qparams(self) -> tuple[float, int]:
+        if self.multiplier.signed:
+            if not torch.isfinite(self.act.lo):
+                self.act.qparams()  # raises the calibration error
+            return max(float(self.act.hi.abs().max()), float(self.act.lo.abs().max()), 1e-8 * 127) / 127, 0
+        return self.act.qparams()
+
+    def weight_qparams(self) -> tuple[float, int]:
+        w = self.layer.weight.detach()
+        if self.multiplier.signed:
+            return max(float(w.abs().max()) / 127, 1e-8), 0
+        return asymmetric_qparams(float(w.min()), float(w.max()), 8)
+
+    def _codes(self, v: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
+        """Integer codes held in float32 (exact): cheaper to feed to conv/matmul than int64."""
+        lo, hi = (-128, 127) if self.multiplier.signed else (0, 255)
+        return torch.clamp(torch.round(v / scale) + zero, lo, hi)
+
+    def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float, int, int]:
+        """Activation codes (unpadded), weight codes, scales and zero points."""
+        sx, zx = self.input_qparams()
+        sw, zw = self.weight_qparams()
+        return self._codes(x.detach(), sx, zx), self._codes(self.layer.weight.detach(), sw, zw), sx, sw, zx, zw
+
+    # -- integer accumulation ----------------------------------------------------------------
+    def accumulate(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int, engine: str) -> torch.Tensor:
+        """The corrected accumulator of the module docstring: exact integers in float64, channels last."""
+        if engine == "lowrank":
+            if self._lowrank is None:
+                raise ConfigError(f"engine 'lowrank': multiplier {self.multiplier.name} has no bit-linear error form; "
+                                  "use bag or gather")
+            return self._lowrank(xq, wq, zx, zw, self.geometry, self.padding)
+        xp = self.geometry.pad(xq, self.padding, zx)
+        out_shape = self.geometry.out_shape(xp, wq.shape[0])
+        xi = xp.to(torch.int32) & 255
+        w = wq.reshape(wq.shape[0], -1).to(torch.int32) & 255
+        if engine == "gather":
+            acc = gather_accumulate(self._table, self.geometry.patches(xi), w)
+        else:
+            if self._bag is None:
+                self._bag = BagEngine(self._table)
+            weight = self.layer.weight
+            acc = self._bag(self.geometry.index_chunks(xi), w, (weight.data_ptr(), weight._version, zw, float(w.sum())))
+        acc = acc.reshape(out_shape).double()
+        if zx or zw:
+            k = wq[0].numel()
+            acc -= zw * self.geometry.window_sums(xp.double()) + zx * wq.reshape(wq.shape[0], -1).double().sum(1)
+            acc += k * zx * zw
+        return acc
+
+    def accumulator(self, x: torch.Tensor, engine: str | None = None) -> torch.Tensor:
+        """The corrected integer accumulator as int64 (channels last), by `engine` or the layer's."""
+        xq, wq, _, _, zx, zw = self.codes(x)
+        return self.accumulate(xq, wq, zx, zw, engine or self._engine_for(xq, wq, zx, zw)).to(torch.int64)
+
+    def _engine_for(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> str:
+        """Fixed engine, or (auto) time each fast engine once on this batch and keep the fastest."""
+        if self.engine == "auto":
+            candidates = ["bag"] + (["lowrank"] if self._lowrank is not None else [])
+            for name in candidates if len(candidates) > 1 else ():
+                start = time.perf_counter()
+                self.accumulate(xq, wq, zx, zw, name)
+                self.engine_times_s[name] = time.perf_counter() - start
+            self.engine = min(candidates, key=lambda n: self.engine_times_s.get(n, 0.0))
+        return self.engine
+
+    # -- forward -----------------------------------------------------------------------------
+    def exact(self, x: torch.Tensor) -> torch.Tensor:
+        if self.act.observing:
+            self.act(x)
+            return self.layer(x)
+        xq, wq, sx, sw, zx, zw = self.codes(x)
+        return self._output(self.accumulate(xq, wq, zx, zw, self._engine_for(xq, wq, zx, zw)), sx, sw)
+
+    def _output(self, acc: torch.Tensor, sx: float, sw: float) -> torch.Tensor:
+        y = (acc * (sx * sw)).to(torch.float32)
+        if self.layer.bias is not None:
+            y = y + self.layer.bias.detach()
+        return y.permute(0, 3, 1, 2) if self.geometry.kind == "conv" else y
+
+    def surrogate(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact products of fake-quantized operands: straight-through gradients for x and the weights."""
+        sx, zx = self.input_qparams()
+        sw, zw = self.weight_qparams()
+        lo, hi = (-128, 127) if self.multiplier.signed else (0, 255)
+        xf = torch.fake_quantize_per_tensor_affine(x, sx, zx, lo, hi)
+        wf = torch.fake_quantize_per_tensor_affine(self.layer.weight, sw, zw, lo, hi)
+        return torch.func.functional_call(self.layer, {"weight": wf}, (xf,), strict=False)
+
+    def integer_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Slow reference of the whole layer: int64 gather of every product, then the same output formula."""
+        xq, wq, sx, sw, zx, zw = self.codes(x)
+        return self._output(self.accumulate(xq, wq, zx, zw, "gather"), sx, sw)

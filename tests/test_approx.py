@@ -1,0 +1,304 @@
+"""Approximate multipliers: tables, metrics, bit-exact layers, models, retraining, robustness, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from paretonet.cli import main
+from paretonet.errors import ConfigError, DataError, RegistryError
+from paretonet.hw._quantize import calibrate
+from paretonet.hw.approx import (
+    ApproxLayer,
+    Multiplier,
+    approx_layers,
+    approximate_model,
+    bit_linear_error,
+    build_design,
+    error_metrics,
+    exact_table,
+    get_multiplier,
+    layer_sensitivity,
+    load_bin,
+    retrain,
+    save_bin,
+)
+
+
+@pytest.fixture(scope="module")
+def summary(shared):
+    with open(shared / "evoapprox" / "tfapprox_luts_summary.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def tables(shared, summary):
+    return [get_multiplier(str(shared / "evoapprox" / r["file"])) for r in summary]
+
+
+def _printed(value: float, text: str) -> bool:
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return round(value, decimals) == float(text)
+
+
+def test_error_metrics_reproduce_the_evoapprox_summary(summary, tables):
+    assert len(tables) == 36
+    for row, m in zip(summary, tables):
+        e = error_metrics(m)
+        for ours, col in ((e.mae, "mae"), (e.wce, "wce"), (e.ep_pct, "ep_pct"), (e.mse, "mse"),
+                          (e.mean_error_bias, "mean_err_bias"), (e.mre_pct, "mre_pct_nonzero"),
+                          (e.mae_pct, "mae_pct_of_2e16"), (e.wce_pct, "wce_pct")):
+            assert _printed(ours, row[col]), (m.name, col, ours, row[col])
+        # circuit data found next to the tables (meta.json one folder up)
+        assert m.power_mw == float(row["pwr_mW"]) and m.area_um2 == float(row["area_um2"])
+    exact = [m for m in tables if m.name == "mul8u_1JFF"][0]
+    assert exact.is_exact and exact.relative_power == 1.0
+
+
+def _layers(k_big: bool):
+    g = torch.Generator().manual_seed(1)
+    cases = [
+        (nn.Conv2d(5, 6, 3, padding=1), torch.randn(3, 5, 7, 7, generator=g)),
+        (nn.Conv2d(4, 3, 3, stride=2, padding=2, bias=False), torch.rand(2, 4, 8, 9, generator=g)),
+        (nn.Linear(40, 7), torch.randn(6, 40, generator=g)),
+    ]
+    if k_big:  # K = 256 x 3 x 3 = 2304, and a long linear layer
+        cases += [(nn.Conv2d(256, 4, 3), torch.randn(2, 256, 3, 4, generator=g).relu()),
+                  (nn.Linear(2304, 5), torch.randn(3, 2304, generator=g))]
+    return cases
+
+
+def _int_reference(layer: ApproxLayer, x: torch.Tensor) -> torch.Tensor:
+    """sum LUT[x_q, w_q] - corrections, with int64 arithmetic only (independent of the engines)."""
+    xq, wq, _, _, zx, zw = layer.codes(x)
+    xq, wq = xq.long(), wq.long()
+    table = torch.tensor(layer.multiplier.table)
+    if isinstance(layer.layer, nn.Conv2d):
+        p = layer.layer.padding
+        cols = F.unfold(F.pad(xq.double(), (p[1], p[1], p[0], p[0]), value=zx), layer.layer.kernel_size,
+                        stride=layer.layer.stride).long().transpose(1, 2)  # (N, L, K)
+    else:
+        cols = xq[:, None, :]
+    w = wq.reshape(wq.shape[0], -1)
+    lut = table[(cols[..., None] & 255), (w.T[None, None] & 255)].sum(2)  # (N, L, O)
+    k = w.shape[1]
+    acc = lut - zw * cols.sum(-1, keepdim=True) - zx * w.sum(1) + k * zx * zw
+    if isinstance(layer.layer, nn.Conv2d):
+        n, _, h, wd = layer.layer(x).shape
+        return acc.reshape(n, h, wd, -1)
+    return acc[:, 0]
+
+
+def _check_engines(m: Multiplier, k_big: bool) -> None:
+    engines = ["gather", "bag"] + (["lowrank"] if bit_linear_error(m) is not None else [])
+    for conv, x in _layers(k_big):
+        layer = ApproxLayer(conv, m)
+        calibrate(layer, x)
+        ref = _int_reference(layer, x)
+        for e in engines:
+            assert torch.equal(layer.accumulator(x, e), ref), (m.name, e, type(conv).__name__)
+        assert torch.equal(layer(x), layer.integer_reference(x))
+
+
+def test_every_shared_table_is_bit_exact_in_every_engine(tables):
+    for i, m in enumerate(tables):
+        _check_engines(m, k_big=i % 6 == 0 or m.name in ("mul8u_L40", "mul8u_1JFF", "mul8u_17QU"))
+
+
+@pytest.mark.parametrize("spec", ["exact", "trunc:k=6", "bam:h=2,v=8", "perf:j=1,m=2", "optrunc:k=3", "drum:k=4",
+                                  "mitchell", "kulkarni", "roba", "exact:signed=1", "drum:k=6,signed=1",
+                                  "trunc:k=7,signed=1"])
+def test_built_in_designs_are_bit_exact(spec):
+    _check_engines(build_design(spec), k_big=spec in ("exact", "drum:k=4", "exact:signed=1"))
+
+
+def test_large_accumulators_fall_back_to_float64_and_stay_exact(shared):
+    """Codes near 255 over K = 2304: partial sums pass 2^24, where float32 would round."""
+    m = get_multiplier(str(shared / "evoapprox" / "luts" / "mul8u_L40.bin"))
+    conv = nn.Conv2d(256, 3, 3)
+    with torch.no_grad():
+        conv.weight.uniform_(0.5, 1.0)
+        conv.weight[0, 0, 0, 0] = -1.0  # zero point far from the codes used
+    x = torch.full((2, 256, 3, 3), 1.0)
+    x[0, 0, 0, 0] = -0.1
+    for spec in (m, build_design("exact")):
+        layer = ApproxLayer(conv, spec)
+        calibrate(layer, x)
+        ref = _int_reference(layer, x)
+        assert ref.abs().max() > 2**24 or spec.is_exact
+        for e in ["bag"] + (["lowrank"] if spec.is_exact else []):
+            assert torch.equal(layer.accumulator(x, e), ref)
+
+
+def test_exact_table_equals_the_integer_quantized_exact_model(shared):
+    g = torch.Generator().manual_seed(3)
+    conv = nn.Conv2d(6, 5, 3, padding=1)
+    x = torch.randn(4, 6, 8, 8, generator=g)
+    outputs = []
+    for m in (get_multiplier(str(shared / "evoapprox" / "luts" / "mul8u_1JFF.bin")), build_design("exact")):
+        layer = ApproxLayer(conv, m)
+        calibrate(layer, x)
+        xq, wq, sx, sw, zx, zw = layer.codes(x)
+        acc = F.conv2d((xq - zx).double(), (wq - zw).double(), padding=1)  # exact integers in float64
+        expect = (acc * (sx * sw)).float() + conv.bias.detach()[:, None, None]
+        y = layer(x)
+        assert torch.equal(y, expect)
+        outputs.append(y)
+        # and it is the fake-quantized float layer up to float rounding
+        assert torch.allclose(y, layer.surrogate(x), atol=1e-4)
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_designs_match_their_published_behaviour():
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    assert build_design("bam:h=0,v=0").is_exact and build_design("drum:k=8").is_exact
+    assert abs(error_metrics(build_design("mitchell")).mre_pct - 3.79) < 0.05  # Mitchell: 3.8 % mean error
+    assert (build_design("mitchell").table <= a * b).all()  # Mitchell never overestimates
+    kul = build_design("kulkarni").table
+    assert kul[3, 3] == 7 and kul[2, 3] == 6 and kul[15, 15] == 7 * (1 + 4 + 4 + 16)  # four 3x3 blocks, each 7
+    assert (build_design("trunc:k=6").table <= a * b).all()
+    assert np.array_equal(build_design("optrunc:k=2").table, (a & ~3) * (b & ~3))
+    assert np.array_equal(build_design("perf:j=1,m=2").table, a * (b & ~0b110))
+    drum = build_design("drum:k=4").table
+    assert drum[200, 1] == 0b11010000 and drum[15, 15] == 225
+    roba = build_design("roba").table
+    assert roba[4, 100] == 400 and roba[3, 5] == 4 * 5 + 3 * 4 - 16
+    signed = build_design("drum:k=4,signed=1")
+    v = np.where(np.arange(256) >= 128, np.arange(256) - 256, np.arange(256))
+    assert signed.table[(-100) & 255, 7] == -build_design("drum:k=4").table[100, 7]
+    assert np.array_equal(build_design("exact:signed=1").table, np.outer(v, v))
+    assert build_design("trunc:k=8").relative_power == pytest.approx(28 / 64)
+
+
+def test_bin_round_trip_and_bad_tables(tmp_path):
+    m = build_design("drum:k=6")
+    path = save_bin(m, tmp_path / "drum6.bin")
+    assert path.stat().st_size == 131_072
+    assert np.array_equal(load_bin(path).table, m.table)
+    s = build_design("drum:k=6,signed=1")
+    assert np.array_equal(load_bin(save_bin(s, tmp_path / "s.bin"), signed=True).table, s.table)
+    (tmp_path / "short.bin").write_bytes(b"\0" * 1000)
+    with pytest.raises(DataError, match="1000 bytes, expected 131072"):
+        load_bin(tmp_path / "short.bin")
+    with pytest.raises(ConfigError, match="dtype float64, expected an integer dtype"):
+        Multiplier("f", np.zeros((256, 256)))
+    with pytest.raises(ConfigError, match=r"shape \(16, 16\)"):
+        Multiplier("s", np.zeros((16, 16), dtype=np.int64))
+    with pytest.raises(ConfigError, match="do not fit unsigned 16-bit"):
+        Multiplier("n", -exact_table())
+    with pytest.raises(RegistryError, match="unknown multiplier 'mul8u_NOPE'"):
+        get_multiplier("mul8u_NOPE")
+    with pytest.raises(ConfigError, match="k=12 is outside 2..8"):
+        get_multiplier("drum:k=12")
+    with pytest.raises(ConfigError, match="missing k"):
+        get_multiplier("trunc")
+
+
+@pytest.fixture(scope="module")
+def lenet5(digits):
+    from paretonet import TrainConfig, train_architecture
+
+    return train_architecture("lenet:lenet5", digits, TrainConfig(epochs=15, seed=0)).model.eval()
+
+
+def test_apply_per_layer_exact_layers_and_energy(lenet5, digits):
+    from paretonet.spaces import Architecture
+    from paretonet.variant import Variant, apply_variant, variant_objectives
+
+    names = [n for n, m in lenet5.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    am = approximate_model(lenet5, build_design("trunc:k=8"), digits.train.x[:500], exact_layers=[names[-1]])
+    assert sorted(approx_layers(am)) == sorted(f"{n}.layer" for n in names[:-1])
+    with pytest.raises(ConfigError, match="unknown layer"):
+        approximate_model(lenet5, {"net.nope": build_design("exact")}, digits.train.x[:10])
+    arch = Architecture.parse("lenet:lenet5")
+    objs = {}
+    for spec in ("exact", "trunc:k=8"):
+        vm = apply_variant(lenet5, arch, digits, Variant(multiplier=spec))
+        objs[spec] = {o.name: o.value for o in variant_objectives(vm, digits, None)}
+    float_size = sum(p.numel() for p in lenet5.parameters()) * 4
+    assert objs["exact"]["size_bytes"] < float_size / 3  # 8-bit weights
+    e_exact, e_trunc = objs["exact"]["energy_pj@horowitz45:A"], objs["trunc:k=8"]["energy_pj@horowitz45:A"]
+    assert e_trunc < e_exact  # 28/64 of the multiplier power
+    assert str(Variant(multiplier="trunc:k=8", exact_layers=("net.a", "net.b"), retrain=2)) == \
+        "multiplier=trunc:k=8,exact_layers=net.a+net.b,retrain=2"
+
+
+def test_ste_retraining_recovers_at_least_half_the_drop(lenet5, digits, shared):
+    from paretonet.evaluate import accuracy
+
+    base = accuracy(lenet5, digits.test)
+    m = get_multiplier("mul8u_L40", dirs=[shared / "evoapprox" / "luts"])
+    am = approximate_model(lenet5, m, digits.train.x[:2000])
+    before = accuracy(am, digits.test)
+    retrain(am, digits, 2)
+    after = accuracy(am, digits.test)
+    drop = base - before
+    assert drop > 0.01, (base, before)
+    assert after - before >= drop / 2, (base, before, after)
+
+
+def test_robustness_of_an_approximate_model_uses_bpda_transfer_and_square(lenet5, digits):
+    from paretonet.evaluate import RobustnessConfig, evaluate_robustness
+
+    am = approximate_model(lenet5, build_design("drum:k=6"), digits.train.x[:500])
+    x, y = digits.test.x[:60], digits.test.y[:60]
+    # no white-box gradient through the tables
+    xg = x.clone().requires_grad_(True)
+    out = am(xg)
+    assert out.grad_fn is None
+    r = evaluate_robustness(am, x, y, RobustnessConfig(eps=0.1, preset="fast", queries=200, sanity=False))
+    assert r.gradient_mode == "bpda+transfer+square"
+    names = [a.name for a in r.attacks]
+    assert {"fgsm/bpda", "fgsm/transfer", "pgd/bpda", "pgd/transfer", "square"} <= set(names), names
+
+
+def test_layer_sensitivity_names_every_layer(lenet5, digits):
+    base, rows = layer_sensitivity(lenet5, digits, [build_design("exact"), build_design("trunc:k=10")], 500)
+    layers = {r.layer for r in rows}
+    assert len(layers) == 5 and len(rows) == 10
+    exact_rows = [r for r in rows if r.multiplier == "exact"]
+    assert all(abs(r.drop) < 0.02 for r in exact_rows)
+    assert max(r.drop for r in rows if r.multiplier == "trunc:k=10") > 0.02
+
+
+def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
+    luts = str(shared / "evoapprox" / "luts")
+    code = main(["multipliers", "--lut-dir", luts, "--output", str(tmp_path / "m.json")])
+    assert code == 0
+    rows = json.loads((tmp_path / "m.json").read_text())["multipliers"]
+    l40 = [r for r in rows if r["name"] == "mul8u_L40"][0]
+    assert l40["power_mw"] == 0.189 and round(l40["mae_pct"], 2) == 1.54 and len(rows) >= 36 + 15
+    capsys.readouterr()
+    out = tmp_path / "a.json"
+    code = main(["approx", saved_model + ".safetensors", "--multiplier", "mul8u_L40", "--lut-dir", luts,
+                 "--no-robust", "--output", str(out)])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["after"]["variant"] == "multiplier=mul8u_L40"
+    assert [v["variant"] for v in doc["variants"]] == ["multiplier=exact", "multiplier=mul8u_L40"]
+
+
+@pytest.mark.parametrize("case", [
+    ("--multiplier", "mul8u_NOPE"),
+    ("--multiplier", "BADBIN"),
+    ("--multiplier", "drum:k=99"),
+    ("--multiplier", "exact", "--layers", "net.nope"),
+    ("--multiplier", "exact", "--retrain", "-1"),
+])
+def test_cli_approx_bad_input(capsys, saved_model, tmp_path, case):
+    args = list(case)
+    if "BADBIN" in args:
+        bad = tmp_path / "bad.bin"
+        bad.write_bytes(b"\1" * 4096)
+        args[args.index("BADBIN")] = str(bad)
+    code = main(["approx", saved_model + ".safetensors", "--no-robust", *args])
+    _, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
