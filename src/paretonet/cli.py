@@ -523,6 +523,7 @@ def run() -> None:
 
 
 from . import cli_approx as _cli_approx  # noqa: E402,F401  registers `multipliers` and `approx`
+from . import cli_bench as _cli_bench  # noqa: E402,F401  registers `bench` and `predict`
 
 
 if __name__ == "__main__":
