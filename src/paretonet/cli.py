@@ -526,5 +526,7 @@ from . import cli_approx as _cli_approx  # noqa: E402,F401  registers `multiplie
 from . import cli_bench as _cli_bench  # noqa: E402,F401  registers `bench` and `predict`
 
 
-if __name__ == "__main__":
-    run()
+if __name__ == "__main__":  # `python -m paretonet.cli`: run the imported module, where every command is registered
+    from paretonet.cli import run as _run
+
+    _run()

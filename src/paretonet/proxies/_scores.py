@@ -123,7 +123,7 @@ def synflow(model, x, y, ctx) -> float:  # noqa: ANN001
             p.abs_()
     m.zero_grad()
     m(torch.ones(1, *ctx.input_shape, dtype=torch.float64)).sum().backward()
-    s = sum(float((w * w.grad).abs().sum()) for w in _weights(m) if w.grad is not None)
+    s = sum(float((w.detach() * w.grad).abs().sum()) for w in _weights(m) if w.grad is not None)
     return math.log(s) if s > 0 else float("nan")
 
 
@@ -270,13 +270,14 @@ def croze(model, x, y, ctx) -> float:  # noqa: ANN001
 
 @PROXIES.register("learning_curve")
 def learning_curve(model, x, y, ctx) -> float:  # noqa: ANN001
-    """Accuracy on the scoring batch after 20 SGD steps (batch 64) on training images: a cheap partial training."""
+    """Accuracy on the scoring batch (validation images) after 10 Adam steps of 32 training images:
+    the start of the learning curve, a fraction of an epoch."""
     if ctx.train_x is None:
         return float("nan")
     g = torch.Generator().manual_seed(ctx.seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(20):
-        idx = torch.randint(0, len(ctx.train_x), (64,), generator=g)
+    for _ in range(10):
+        idx = torch.randint(0, len(ctx.train_x), (32,), generator=g)
         opt.zero_grad()
         F.cross_entropy(model(ctx.train_x[idx]), ctx.train_y[idx]).backward()
         opt.step()
