@@ -35,7 +35,7 @@ def build_cmd(
     dataset: Annotated[str, typer.Option(help="Dataset to train and evaluate on.")] = "digits",
     n: Annotated[int, typer.Option(help="Architectures in the finished benchmark.")] = 500,
     store: Annotated[Path, typer.Option(help="SQLite store; an existing one is resumed.")] = Path("runs/bench.db"),
-    epochs: Annotated[int, typer.Option(help="Training epochs per architecture.")] = 10,
+    epochs: Annotated[int, typer.Option(help="Training epochs per architecture.")] = 8,
     eps: Annotated[float, typer.Option(help="Perturbation size of the robust accuracies.")] = 0.1,
     preset: Annotated[str, typer.Option(help="Attack preset: each attack alone plus the worst case.")] = "fast",
     images: Annotated[int, typer.Option(help="Test images attacked per architecture.")] = 200,
@@ -57,7 +57,7 @@ def build_cmd(
     store.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     bench = build_bench(store, cfg, lambda done, total, a: err.print(f"[{done}/{total}] {a}", markup=False,
-                                                                       highlight=False))
+                                                                       highlight=False, soft_wrap=True))
     out.print(f"{len(bench)} architectures in {store} ({time.perf_counter() - t0:.0f} s this run); "
               f"columns: {', '.join(sorted(bench.columns))}")
     if csv is not None:

@@ -16,7 +16,7 @@ class Surrogate(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.03, max_depth: int = 3,
-                 subsample: float = 0.7, colsample_bytree: float = 0.7, min_child_weight: float = 2.0,
+                 subsample: float = 0.7, colsample_bytree: float = 0.4, min_child_weight: float = 2.0,
                  n_members: int = 1, random_state: int = 0, n_jobs: int = 2) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate

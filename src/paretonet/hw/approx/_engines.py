@@ -16,6 +16,7 @@ certifies it (a sum reaching 2^24 rounds to >= 2^24), otherwise an a-priori boun
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,6 @@ import torch.nn.functional as F
 from ._multiplier import Multiplier, exact_table
 
 F32_EXACT = 2.0**24
-F64_EXACT = 2.0**53
 ENGINES = ("gather", "bag", "lowrank")
 
 
@@ -36,24 +36,30 @@ class Geometry:
     stride: tuple[int, int] = (1, 1)
     dilation: tuple[int, int] = (1, 1)
 
-    def patches(self, x: torch.Tensor) -> torch.Tensor:
-        """(P, K) windows of a padded (N, C, H, W) tensor in the weight's (C, kh, kw) order; linear: x."""
-        if self.kind == "linear":
-            return x
+    def _out_hw(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        return (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+
+    def _windows(self, x: torch.Tensor) -> torch.Tensor:
+        """A (N, Ho, Wo, C, kh, kw) view of a padded (N, C, H, W) tensor, no copy."""
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
         x = x.contiguous()
         sn, sc, sy, sx = x.stride()
-        view = x.as_strided((n, ho, wo, c, kh, kw), (sn, sy * sh, sx * sw, sc, sy * dh, sx * dw))
-        return view.reshape(n * ho * wo, c * kh * kw)
+        return x.as_strided((n, *self._out_hw(h, w), c, kh, kw), (sn, sy * sh, sx * sw, sc, sy * dh, sx * dw))
+
+    def patches(self, x: torch.Tensor) -> torch.Tensor:
+        """(P, K) windows in the weight's (C, kh, kw) order; linear: x itself."""
+        if self.kind == "linear":
+            return x
+        v = self._windows(x)
+        return v.reshape(-1, v[0, 0, 0].numel())
 
     def index_chunks(self, x: torch.Tensor, chunk: int = 32) -> list[tuple[int, torch.Tensor]]:
-        """Windows of a padded int tensor cut into ~chunk-long slices of K, each as a contiguous
-        (P, k_len) tensor already offset by 256 per position: [(k_start, indices), ...].
-
-        Building the slices in one fused pass (no full patch matrix, no strided slices later)
-        matters: copies cost as much as the embedding-bag sums themselves.
+        """Windows of a padded int tensor as ~chunk-long slices of K, each a contiguous (P, k_len)
+        tensor already offset by 256 per position: [(k_start, indices), ...]. K runs in
+        (kh, kw, C) order here (see bag_weights), so every slice reads runs of channels from a
+        channels-last copy: one cheap pass, no full patch matrix, no strided copies later.
         """
         if self.kind == "linear":
             k = x.shape[1]
@@ -61,24 +67,36 @@ class Geometry:
             return [(s, x[:, s : s + chunk] + offs[: min(chunk, k - s)]) for s in range(0, k, chunk)]
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
-        x = x.contiguous()
-        sn, sc, sy, sx = x.stride()
-        view = x.as_strided((n, ho, wo, c, kh, kw), (sn, sy * sh, sx * sw, sc, sy * dh, sx * dw))
-        cc = max(1, chunk // (kh * kw))
-        offs = torch.arange(0, cc * kh * kw * 256, 256, dtype=x.dtype).reshape(cc, kh, kw)
+        xh = x.permute(0, 2, 3, 1).contiguous()
+        sn, sy, sx, sc = xh.stride()
+        view = xh.as_strided((n, *self._out_hw(h, w), kh, kw, c), (sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
+        offs = torch.arange(0, chunk * 256, 256, dtype=x.dtype)
         out = []
-        for c0 in range(0, c, cc):
-            part = view[:, :, :, c0 : c0 + cc] + offs[: min(cc, c - c0)]
-            out.append((c0 * kh * kw, part.reshape(n * ho * wo, -1)))
+        if kw * c <= chunk:  # few channels: whole kernel rows per chunk
+            rows = chunk // (kw * c)
+            for dy in range(0, kh, rows):
+                part = view[:, :, :, dy : dy + rows].reshape(-1, min(rows, kh - dy) * kw * c)  # one copy
+                part += offs[: part.shape[1]]
+                out.append((dy * kw * c, part))
+            return out
+        for dy in range(kh):
+            for dx in range(kw):
+                for c0 in range(0, c, chunk):
+                    src = view[:, :, :, dy, dx, c0 : c0 + chunk]
+                    part = torch.empty(src.shape, dtype=x.dtype)
+                    torch.add(src, offs[: src.shape[-1]], out=part)  # the copy and the offsets in one pass
+                    out.append(((dy * kw + dx) * c + c0, part.view(-1, part.shape[-1])))
         return out
 
+    def bag_weights(self, w: torch.Tensor) -> torch.Tensor:
+        """(O, K) weight codes in index_chunks' K order: (kh, kw, C) for conv."""
+        return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1) if self.kind == "conv" else w
+
     def out_shape(self, x: torch.Tensor, out_channels: int) -> tuple[int, ...]:
+        """Accumulator shape for a padded input: (N, Ho, Wo, O) or (N, O)."""
         if self.kind == "linear":
             return (x.shape[0], out_channels)
-        n, _, h, w = x.shape
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        return (n, (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1, out_channels)
+        return (x.shape[0], *self._out_hw(x.shape[2], x.shape[3]), out_channels)
 
     def apply(self, x: torch.Tensor, w: torch.Tensor, padding: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """sum_k x*w per output in float, as (N, Ho, Wo, O) or (N, O)."""
@@ -182,7 +200,7 @@ def bit_linear_error(m: Multiplier) -> BitLinearError | None:
 class LowRankEngine:
     """Exact part sum (x-z_x)(w-z_w) through the layer's own conv/matmul, plus one call for the error terms."""
 
-    def __init__(self, m: Multiplier, form: BitLinearError) -> None:
+    def __init__(self, form: BitLinearError) -> None:
         self.form = form
         self.g = torch.from_numpy(form.g).to(torch.float32)
         self.max_g = int(np.abs(form.g).max()) if form.terms else 0
