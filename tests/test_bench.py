@@ -41,11 +41,11 @@ def test_nb201_cifar10_from_the_shared_csvs(shared):
         load_nb201_cifar10(shared / "nb201", eps=5.5)
 
 
-def _write_jung(root, drop_file: str | None = None) -> None:
+def _write_jung(root, drop_file: str | None = None, dataset: str = "cifar10") -> None:
     ids = {"0": {"nb201-string": CELLS[0], "isomorph": "0"}, "1": {"nb201-string": CELLS[1], "isomorph": "1"},
            "2": {"nb201-string": CELLS[2], "isomorph": "0"}}  # 2 is an isomorph of 0: no results
     eps = [0.5, 1.0, 2.0]
-    (root / "cifar10").mkdir(parents=True)
+    (root / dataset).mkdir(parents=True)
     (root / "meta.json").write_text(json.dumps({"ids": ids, "epsilons": {k: eps for k in
                                                 ("aa_apgd-ce", "aa_square", "fgsm", "pgd")}}))
     values = {"clean": {"0": 0.9, "1": 0.8}, "aa_apgd-ce": {"0": [0.5, 0.3, 0.1], "1": [0.4, 0.2, 0.0]},
@@ -53,7 +53,7 @@ def _write_jung(root, drop_file: str | None = None) -> None:
               "pgd": {"0": [0.55, 0.35, 0.15], "1": [0.45, 0.15, 0.05]}}
     for key, v in values.items():
         if key != drop_file:
-            (root / "cifar10" / f"{key}_accuracy.json").write_text(json.dumps({"cifar10": {key: {"accuracy": v}}}))
+            (root / dataset / f"{key}_accuracy.json").write_text(json.dumps({dataset: {key: {"accuracy": v}}}))
 
 
 def test_jung_format_loader(tmp_path):
@@ -66,6 +66,8 @@ def test_jung_format_loader(tmp_path):
     assert open_bench(str(tmp_path / "rd")).name.startswith("jung-cifar10")
     with pytest.raises(DataError, match="eps 4 not among"):
         load_jung(tmp_path / "rd", eps=4.0)
+    _write_jung(tmp_path / "c100", dataset="cifar100")
+    assert open_bench(str(tmp_path / "c100"), dataset="cifar100").name == "jung-cifar100@eps1.0"
     _write_jung(tmp_path / "broken", drop_file="pgd")
     with pytest.raises(DataError, match="pgd_accuracy.json"):
         load_jung(tmp_path / "broken")

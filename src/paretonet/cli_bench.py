@@ -85,6 +85,7 @@ def evaluate_cmd(
     train_sizes: Annotated[str, typer.Option(help="Comma-separated training-set sizes.")] = "100,1000",
     seeds: Annotated[int, typer.Option(help="Random splits per size.")] = 5,
     eps: Annotated[float, typer.Option(help="Robustness eps of NAS-Bench-201 targets (units of 1/255).")] = 1.0,
+    jung_dataset: Annotated[str, typer.Option(help="Dataset inside a Jung et al. folder (cifar10, cifar100, ImageNet16-120).")] = "cifar10",
     targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default: all present).")] = None,
     features: Annotated[str, typer.Option(help="Feature set: proxies, proxies+encoding, encoding.")] = "proxies+encoding",
     importance_plot: Annotated[Optional[Path], typer.Option(help="Write the SHAP importance chart (SVG) here.")] = None,
@@ -98,7 +99,7 @@ def evaluate_cmd(
     check_choice("features", features, FEATURE_SETS)
     sizes = _ints("--train-sizes", train_sizes)
     t0 = time.perf_counter()
-    data = open_bench(bench, eps)
+    data = open_bench(bench, eps, jung_dataset)
     wanted = [t.strip() for t in targets.split(",")] if targets else [t for t in TARGETS if t in data.columns]
     if not wanted:
         raise ConfigError(f"--bench: {data.name!r} has none of the targets {', '.join(TARGETS)}")

@@ -18,13 +18,14 @@ def default_shared_nb201() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "nb201"
 
 
-def open_bench(spec: str, eps: float = 1.0) -> Bench:
-    """'nb201-cifar10' (shared CSVs), a Jung et al. folder (has meta.json), a .csv or a build store (.db)."""
+def open_bench(spec: str, eps: float = 1.0, dataset: str = "cifar10") -> Bench:
+    """'nb201-cifar10' (shared CSVs), a Jung et al. folder (has meta.json; `dataset` picks
+    cifar10 / cifar100 / ImageNet16-120 in it), a .csv or a build store (.db)."""
     if spec == "nb201-cifar10":
         return load_nb201_cifar10(default_shared_nb201(), eps)
     p = Path(spec)
     if p.is_dir() and (p / "meta.json").is_file():
-        return load_jung(p, eps=eps)
+        return load_jung(p, dataset, eps=eps)
     if p.suffix == ".csv":
         return read_bench_csv(p)
     if p.is_file():
