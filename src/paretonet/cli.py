@@ -435,13 +435,6 @@ def compress_cmd(
     save: Annotated[Optional[Path], typer.Option("--save-model", help="Save a pruned (not quantized) model here.")] = None,
 ) -> None:
     """Quantize and/or prune a model; print accuracy, robust accuracy, size and energy before and after."""
-    from .evaluate import RobustnessConfig
-    from .modelfile import ModelMeta, save_model
-    from .pipeline import select_images
-    from .spaces import Architecture
-    from .train import TrainConfig
-    from .variant import Variant, VariantModel, apply_variant, variant_record
-
     from .variant import Variant
 
     variant = Variant(bits=bits, act_bits=act_bits, per_tensor=per_tensor, qat=qat, prune=prune,

@@ -1,4 +1,4 @@
-"""Hardware objectives: parameters, size, MACs and FLOPs (later: energy, quantization, approximate multipliers)."""
+"""Hardware objectives: parameters, size, MACs, FLOPs and energy; quantization, pruning (approximate multipliers: hw.approx)."""
 
 from ._counting import (
     NB201_FIXED_FLOPS,

@@ -65,6 +65,8 @@ def _macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 
 def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerProfile]:
     """Trace one zero image through `model` (in eval mode, restored after) and profile each leaf layer."""
+    from ..evaluate._gradients import gradient_mode  # evaluate imports hw: import here
+
     if len(input_shape) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
         raise ArchitectureError(f"input_shape: got {tuple(input_shape)}, expected (channels, height, width)")
     records: list[LayerProfile] = []
@@ -93,8 +95,6 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     was_training = model.training
-    from ..evaluate._gradients import gradient_mode
-
     try:
         model.eval()
         # the differentiable twin has the same layers and shapes and runs them as ordinary modules
