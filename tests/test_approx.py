@@ -282,6 +282,10 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["after"]["variant"] == "multiplier=mul8u_L40"
     assert [v["variant"] for v in doc["variants"]] == ["multiplier=exact", "multiplier=mul8u_L40"]
+    code = main(["approx", saved_model + ".safetensors", "--multiplier", "trunc:k=10", "--sensitivity",
+                 "--output", str(tmp_path / "s.json")])
+    sens = json.loads((tmp_path / "s.json").read_text())
+    assert code == 0 and len(sens["layers"]) == 4 and all(-1 <= r["drop"] <= 1 for r in sens["layers"])
 
 
 @pytest.mark.parametrize("case", [

@@ -59,6 +59,7 @@ def approx_cmd(
     images: Annotated[Optional[int], typer.Option(help="Test images for robust accuracy (default: all).")] = None,
     queries: Annotated[int, typer.Option(help="Square attack queries per image.")] = 1000,
     no_robust: Annotated[bool, typer.Option("--no-robust", help="Skip robust accuracy.")] = False,
+    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Only the accuracy drop when each layer alone is approximated.")] = False,
     data_dir: DataDirOpt = None,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
@@ -69,6 +70,9 @@ def approx_cmd(
 
     dirs = tuple(lut_dir or ())
     mult = get_multiplier(multiplier, dirs=dirs)  # fails early, before any model work
+    if sensitivity:
+        _sensitivity(model, mult, data_dir, output)
+        return
     chosen, exact = _names(layers), _names(exact_layers)
     variants = [Variant(multiplier="exact", approx_layers=chosen, exact_layers=exact),
                 Variant(multiplier=multiplier, approx_layers=chosen, exact_layers=exact, retrain=retrain)]
@@ -76,3 +80,19 @@ def approx_cmd(
         out.print(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's")
     _compare_variants(model, variants, preset=preset, eps=eps, images=images, no_robust=no_robust,
                       data_dir=data_dir, seed=seed, output=output, lut_dirs=dirs, queries=queries)
+
+
+def _sensitivity(model: Path, mult, data_dir: str | None, output: Path | None) -> None:  # noqa: ANN001
+    from .cli import _load_for_eval
+    from .hw.approx import layer_sensitivity
+
+    net, meta, data = _load_for_eval(model, None, data_dir, 0)
+    base, rows = layer_sensitivity(net, data, [mult])
+    t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time (float accuracy {base:.4f})")
+    for col in ("layer", "accuracy", "drop"):
+        t.add_column(col, justify="left" if col == "layer" else "right")
+    for r in rows:
+        t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.drop:+.4f}")
+    out.print(t)
+    _write_json(output, {"multiplier": mult.name, "float_accuracy": base,
+                         "layers": [{"layer": r.layer, "accuracy": r.accuracy, "drop": r.drop} for r in rows]})
