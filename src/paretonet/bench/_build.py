@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -157,7 +158,8 @@ def build_bench(store_path: str | Path, cfg: BuildConfig, progress: ProgressFn |
         todo = [(i, a) for i, a in enumerate(archs) if a not in done]
         finished = len(archs) - len(todo)
         if todo:
-            with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+            # spawn, not fork: the parent has already started torch's thread pools
+            with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = {pool.submit(evaluate_architecture, a, cfg): (i, a) for i, a in todo}
                 for f in as_completed(futures):
                     i, a = futures[f]
