@@ -306,3 +306,14 @@ def test_cli_approx_bad_input(capsys, saved_model, tmp_path, case):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+
+
+@pytest.mark.parametrize("args", [
+    ["multipliers", "--lut-dir", "/nonexistent/luts"],
+    ["multipliers", "--lut-dir", "LUTS", "--meta", "/nonexistent/meta.json"],
+])
+def test_cli_multipliers_bad_input(capsys, shared, args):
+    args = [str(shared / "evoapprox" / "luts") if a == "LUTS" else a for a in args]
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err

@@ -78,3 +78,10 @@ def test_bench_build_unknown_proxy_is_exit_2(capsys, tmp_path):
     code = main(["bench", "build", "--n", "2", "--store", str(tmp_path / "x.db"), "--proxies", "params,nope"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [err[0]] and "unknown proxy 'nope'" in err[0]
+
+
+@pytest.mark.parametrize("args", [["--n", "0"], ["--preset", "nope"], ["--workers", "0"], ["--eps", "2"]])
+def test_bench_build_bad_input(capsys, tmp_path, args):
+    code = main(["bench", "build", "--store", str(tmp_path / "x.db"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err

@@ -47,10 +47,7 @@ def build_cmd(
 ) -> None:
     """Train, attack, cost and score sampled architectures into a resumable store."""
     from .bench import BuildConfig, build_bench
-    from .evaluate._robustness import PRESETS
-    from .errors import check_choice
 
-    check_choice("preset", preset, tuple(PRESETS))
     names = tuple(p.strip() for p in proxies.split(",")) if proxies else ()
     cfg = BuildConfig(space=space, dataset=dataset, n=n, seed=seed, epochs=epochs, eps=eps, preset=preset,
                       robust_images=images, proxies=names, workers=workers, data_dir=data_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, check_int
+from ..errors import ConfigError, DataError, check_choice, check_float, check_int
 from ._table import Bench
 
 ProgressFn = Callable[[int, int, str], None]  # (rows done, rows wanted, architecture)
@@ -42,8 +42,12 @@ class BuildConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
+        from ..evaluate._robustness import PRESETS
+
         check_int("n", self.n, minimum=1)
         check_int("epochs", self.epochs, minimum=1)
+        check_float("eps", self.eps, minimum=0.0, maximum=1.0)
+        check_choice("preset", self.preset, tuple(PRESETS))
         check_int("workers", self.workers, minimum=1)
         check_int("robust_images", self.robust_images, minimum=1)
         check_int("proxy_seeds", self.proxy_seeds, minimum=1)
