@@ -69,14 +69,25 @@ def _architecture(text: str, space: str):  # noqa: ANN202
     return Architecture.parse(text, space=None if ":" in text and not text.startswith("|") else space)
 
 
-def _floats(option: str, text: str) -> tuple[float, ...]:
+def _numbers(option: str, text: str, convert: type = float, example: str = "0.05,0.1") -> tuple:
+    """'a,b,c' as numbers of one type; anything else is a one-line error naming the option."""
     try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(convert(v) for v in text.split(",") if v.strip())
     except ValueError:
         values = ()
     if not values:
-        raise ConfigError(f"{option}: got {text!r}, expected comma-separated numbers such as 0.05,0.1")
+        kind = "integers" if convert is int else "numbers"
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated {kind} such as {example}")
     return values
+
+
+def _floats(option: str, text: str) -> tuple[float, ...]:
+    return _numbers(option, text)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """'a, b' -> ('a', 'b'); None or '' -> ()."""
+    return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
 
 
 def _load_for_eval(model: Path, dataset: str | None, data_dir: str | None, split_seed: int):  # noqa: ANN202

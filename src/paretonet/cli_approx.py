@@ -8,14 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .cli import DataDirOpt, OutputOpt, SeedOpt, _compare_variants, _write_json, app, out
+from .cli import DataDirOpt, OutputOpt, SeedOpt, _compare_variants, _names, _write_json, app, out
 
 LutDirOpt = Annotated[Optional[list[str]], typer.Option(
     "--lut-dir", help="Folder of EvoApprox/tf-approximate .bin tables (repeatable; also PARETONET_MULTIPLIER_DIRS).")]
-
-
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
 
 
 @app.command("multipliers")

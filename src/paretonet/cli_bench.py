@@ -10,23 +10,13 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from .cli import DataDirOpt, OutputOpt, _write_json, app, err, out
+from .cli import DataDirOpt, OutputOpt, _names, _numbers, _write_json, app, err, out
 from .errors import ConfigError
 
 bench_app = typer.Typer(no_args_is_help=True, help="Tabular benchmarks: build one, resumable and parallel.")
 predict_app = typer.Typer(no_args_is_help=True, help="Predict clean and robust accuracy from proxies.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
-
-
-def _ints(option: str, text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{option}: got {text!r}, expected comma-separated integers such as 100,1000") from None
-    if not values:
-        raise ConfigError(f"{option}: got {text!r}, expected at least one integer")
-    return values
 
 
 @bench_app.command("build")
@@ -48,7 +38,7 @@ def build_cmd(
     """Train, attack, cost and score sampled architectures into a resumable store."""
     from .bench import BuildConfig, build_bench
 
-    names = tuple(p.strip() for p in proxies.split(",")) if proxies else ()
+    names = _names(proxies)
     cfg = BuildConfig(space=space, dataset=dataset, n=n, seed=seed, epochs=epochs, eps=eps, preset=preset,
                       robust_images=images, proxies=names, workers=workers, data_dir=data_dir)
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -94,10 +84,10 @@ def evaluate_cmd(
     from .errors import check_choice
 
     check_choice("features", features, FEATURE_SETS)
-    sizes = _ints("--train-sizes", train_sizes)
+    sizes = list(_numbers("--train-sizes", train_sizes, int, "100,1000"))
     t0 = time.perf_counter()
     data = open_bench(bench, eps, jung_dataset)
-    wanted = [t.strip() for t in targets.split(",")] if targets else [t for t in TARGETS if t in data.columns]
+    wanted = list(_names(targets)) or [t for t in TARGETS if t in data.columns]
     if not wanted:
         raise ConfigError(f"--bench: {data.name!r} has none of the targets {', '.join(TARGETS)}")
     cells = evaluate_protocol(data, sizes, seeds, wanted, (features, "params+flops"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from ..errors import DataError
@@ -12,8 +14,6 @@ from ._table import TARGETS, Bench, read_bench_csv
 
 def default_shared_nb201() -> Path:
     """../shared/nb201 next to the checkout, or PARETONET_NB201 if set."""
-    import os
-
     env = os.environ.get("PARETONET_NB201")
     return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "nb201"
 
@@ -32,8 +32,6 @@ def open_bench(spec: str, eps: float = 1.0, dataset: str = "cifar10") -> Bench:
         store = BenchStore(p)
         try:
             space = store.db.execute("SELECT value FROM meta WHERE key='config'").fetchone()
-            import json
-
             return store.bench(json.loads(space[0])["space"] if space else "lenet")
         finally:
             store.close()

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +72,18 @@ def plan_architectures(cfg: BuildConfig, input_shape: tuple[int, int, int]) -> l
     return out
 
 
+@lru_cache(maxsize=2)
+def _dataset(name: str, root: str | None):  # noqa: ANN202
+    """Loaded once per worker process, not once per architecture."""
+    from ..data import DataConfig, load_dataset
+
+    return load_dataset(DataConfig(name, root=root, seed=0))
+
+
 def evaluate_architecture(arch: str, cfg: BuildConfig) -> dict[str, float]:
     """Every column of one row: clean, per-attack and worst-case robust accuracy, costs, proxies."""
     import torch
 
-    from ..data import DataConfig, load_dataset
     from ..evaluate import RobustnessConfig, evaluate_robustness
     from ..evaluate._robustness import PRESETS
     from ..hw import count_params, model_energy, size_bytes
@@ -84,7 +92,7 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> dict[str, float]:
     from ..train import TrainConfig
 
     torch.set_num_threads(1)
-    data = load_dataset(DataConfig(cfg.dataset, root=cfg.data_dir, seed=0))
+    data = _dataset(cfg.dataset, cfg.data_dir)
     t = train_architecture(arch, data, TrainConfig(epochs=cfg.epochs, seed=cfg.seed))
     model = t.model.eval()
     n = min(cfg.robust_images, len(data.test))
@@ -148,12 +156,11 @@ class BenchStore:
 
 def build_bench(store_path: str | Path, cfg: BuildConfig, progress: ProgressFn | None = None) -> Bench:
     """Fill the store up to cfg.n rows (resuming), in cfg.workers processes; returns the table."""
-    from ..data import DataConfig, load_dataset
     from ..proxies import check_proxies
 
     if cfg.proxies:
         check_proxies(cfg.proxies)
-    data = load_dataset(DataConfig(cfg.dataset, root=cfg.data_dir, seed=0))
+    data = _dataset(cfg.dataset, cfg.data_dir)
     archs = plan_architectures(cfg, tuple(data.input_shape))
     store = BenchStore(store_path)
     try:
