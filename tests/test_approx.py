@@ -29,6 +29,12 @@ from paretonet.hw.approx import (
     retrain,
     save_bin,
 )
+from paretonet.hw.approx import _layers as approx_layers_module
+from paretonet.hw.approx._engines import LutEngine
+from paretonet.hw.approx._native import _compiler, build, load_kernel
+
+# The compiled engine is tested wherever a C compiler exists (CI has one); without one it is absent.
+HAS_CC = _compiler() is not None
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +73,7 @@ def _layers(k_big: bool):
         (nn.Conv2d(5, 6, 3, padding=1), torch.randn(3, 5, 7, 7, generator=g)),
         (nn.Conv2d(4, 3, 3, stride=2, padding=2, bias=False), torch.rand(2, 4, 8, 9, generator=g)),
         (nn.Linear(40, 7), torch.randn(6, 40, generator=g)),
+        (nn.Conv2d(16, 70, 2), torch.randn(2, 16, 5, 5, generator=g).relu()),  # two output blocks of the lut kernel
     ]
     if k_big:  # K = 256 x 3 x 3 = 2304, and a long linear layer
         cases += [(nn.Conv2d(256, 4, 3), torch.randn(2, 256, 3, 4, generator=g).relu()),
@@ -96,13 +103,16 @@ def _int_reference(layer: ApproxLayer, x: torch.Tensor) -> torch.Tensor:
 
 
 def _check_engines(m: Multiplier, k_big: bool) -> None:
-    engines = ["gather", "bag"] + (["lowrank"] if bit_linear_error(m) is not None else [])
+    engines = ["gather", "bag"] + (["lut"] if HAS_CC else []) + (["lowrank"] if bit_linear_error(m) is not None else [])
     for conv, x in _layers(k_big):
         layer = ApproxLayer(conv, m)
         calibrate(layer, x)
         ref = _int_reference(layer, x)
         for e in engines:
             assert torch.equal(layer.accumulator(x, e), ref), (m.name, e, type(conv).__name__)
+        if HAS_CC:  # the kernel built without -march=native: generic vector code instead of AVX-512
+            layer._lut = LutEngine(layer._table, load_kernel(portable=True))
+            assert torch.equal(layer.accumulator(x, "lut"), ref), (m.name, "lut/portable", type(conv).__name__)
         assert torch.equal(layer(x), layer.integer_reference(x))
 
 
@@ -132,8 +142,31 @@ def test_large_accumulators_fall_back_to_float64_and_stay_exact(shared):
         calibrate(layer, x)
         ref = _int_reference(layer, x)
         assert ref.abs().max() > 2**24 or spec.is_exact
-        for e in ["bag"] + (["lowrank"] if spec.is_exact else []):
+        for e in ["bag"] + (["lut"] if HAS_CC else []) + (["lowrank"] if spec.is_exact else []):
             assert torch.equal(layer.accumulator(x, e), ref)
+
+
+def test_lut_kernel_build_is_cached_and_a_missing_compiler_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARETONET_CACHE", str(tmp_path))
+    if HAS_CC:
+        lib = build()
+        assert lib.parent == tmp_path and lib.exists()
+        stamp = lib.stat().st_mtime_ns
+        assert build() == lib and lib.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    monkeypatch.setenv("CC", "no-such-compiler")
+    with pytest.warns(RuntimeWarning, match="compiled LUT engine unavailable"):
+        assert load_kernel.__wrapped__() is None
+
+
+def test_without_the_kernel_layers_use_the_pytorch_engines(monkeypatch):
+    monkeypatch.setattr(approx_layers_module, "load_kernel", lambda portable=False: None)
+    x = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(4))
+    layer = ApproxLayer(nn.Conv2d(3, 4, 3), build_design("drum:k=4"))
+    calibrate(layer, x)
+    assert torch.equal(layer.accumulator(x), _int_reference(layer, x))
+    assert layer.engine == "bag"
+    with pytest.raises(ConfigError, match="engine 'lut': needs a C compiler"):
+        layer.accumulator(x, "lut")
 
 
 def test_exact_table_equals_the_integer_quantized_exact_model(shared):

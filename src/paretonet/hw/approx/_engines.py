@@ -1,10 +1,12 @@
 """Integer accumulators of an 8x8 multiplier table: acc[p, o] = sum_k LUT[a[p, k], w[o, k]].
 
-Three engines give the same int64 numbers:
+Four engines give the same int64 numbers:
 - gather:  the reference, one int64 table lookup per multiply-accumulate (chunked).
 - bag:     any table. For a fixed layer the weight codes are fixed, so LUT[., w[o, k]] is a
            256-entry column per (k, o); stacking them gives a (K*256, O) table and the MAC
            becomes an embedding-bag sum of K rows, vectorized over the output channels.
+- lut:     the same stacked table as uint16 rows, summed by a compiled kernel (_lutmac.c) that
+           reads the windows straight from the padded codes; needs a C compiler (see _native).
 - lowrank: tables whose error LUT - a*b is linear in the bits of one operand,
            E[a, b] = sum_i u_i(a) g_i(b) with u_i in {1, bit_i(a)}; the exact part and each error
            term are ordinary conv/matmul calls (the layer's own BLAS path).
@@ -15,6 +17,7 @@ certifies it (a sum reaching 2^24 rounds to >= 2^24), otherwise an a-priori boun
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,13 @@ import torch.nn.functional as F
 from ._multiplier import Multiplier, exact_table
 
 F32_EXACT = 2.0**24
-ENGINES = ("gather", "bag", "lowrank")
+ENGINES = ("gather", "bag", "lut", "lowrank")
+LUT_BLOCKS = (16, 32, 64)  # output channels per kernel block (_lutmac.c)
+LUT_MAX_K = 65536  # uint32 sums of uint16 rows stay exact up to here
+# Kernel blocking, measured on a 2-core AVX-512 machine (benchmarks/approx_speed.py): a K slice of
+# the table (~1 MB) stays in L2 while a tile of windows reads it; larger tiles reuse it more.
+LUT_SLICE_BYTES = 1 << 20
+LUT_TILE_ROWS = 16384
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,26 @@ class Geometry:
         """(O, K) weight codes in index_chunks' K order: (kh, kw, C) for conv."""
         return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1) if self.kind == "conv" else w
 
-    def out_shape(self, x: torch.Tensor, out_channels: int) -> tuple[int, ...]:
-        """Accumulator shape for a padded input: (N, Ho, Wo, O) or (N, O)."""
+    def lut_operands(self, codes: torch.Tensor, padding: tuple[int, int], pad_code: int
+                     ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+        """What _lutmac.c reads: padded codes as contiguous bytes, channels last; the K window
+        offsets in bag_weights' (kh, kw, C) order; and (Hp, Wp, C, Ho, Wo, stride_h, stride_w)."""
+        if self.kind == "linear":
+            k = codes.shape[1]
+            return codes.contiguous(), torch.arange(k, dtype=torch.int32), (1, 1, k, 1, 1, 1, 1)
+        ph, pw = padding
+        x = F.pad(codes.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph), value=pad_code).contiguous()
+        _, hp, wp, c = x.shape
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        ky, kx, ch = torch.meshgrid(torch.arange(kh), torch.arange(kw), torch.arange(c), indexing="ij")
+        offs = ((ky * dh * wp + kx * dw) * c + ch).reshape(-1).to(torch.int32)
+        return x, offs, (hp, wp, c, *self._out_hw(hp, wp), *self.stride)
+
+    def out_shape(self, x: torch.Tensor, out_channels: int, padding: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
+        """Accumulator shape: (N, Ho, Wo, O) or (N, O)."""
         if self.kind == "linear":
             return (x.shape[0], out_channels)
-        return (x.shape[0], *self._out_hw(x.shape[2], x.shape[3]), out_channels)
+        return (x.shape[0], *self._out_hw(x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]), out_channels)
 
     def apply(self, x: torch.Tensor, w: torch.Tensor, padding: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """sum_k x*w per output in float, as (N, Ho, Wo, O) or (N, O)."""
@@ -111,11 +135,14 @@ class Geometry:
         ph, pw = padding
         return F.pad(x, (pw, pw, ph, ph), value=value)
 
-    def window_sums(self, x: torch.Tensor, padding: tuple[int, int] = (0, 0)) -> torch.Tensor:
-        """sum of x over each output's K inputs, as (N, Ho, Wo, 1) or (N, 1); exact for integer x."""
+    def window_sums(self, x: torch.Tensor, padding: tuple[int, int] = (0, 0), pad_value: float = 0.0) -> torch.Tensor:
+        """sum of x over each output's K inputs, x padded with pad_value, as (N, Ho, Wo, 1) or (N, 1);
+        exact for integer x."""
         if self.kind == "linear":
             return x.sum(1, keepdim=True)
         s = x.sum(1, keepdim=True)
+        if pad_value and any(padding):  # pad the channel sums (C * value each), not the whole input
+            s, padding = self.pad(s, padding, pad_value * x.shape[1]), (0, 0)
         if self.dilation == (1, 1) and all(p <= k // 2 for p, k in zip(padding, self.kernel)):
             y = F.avg_pool2d(s, self.kernel, self.stride, padding, divisor_override=1)
         else:
@@ -172,6 +199,68 @@ class BagEngine:
                 self._t64 = self._t32.double()
             out[bad] = self._bag(chunks, self._t64, bad)
         return out + self.offset * k if self.offset else out
+
+
+class LutEngine:
+    """Stacked uint16 table (blocks, K, 256, OB) summed by the compiled kernel (_lutmac.c).
+
+    The table is shifted to >= 0 (signed tables) and rebuilt only when the weight codes change.
+    When every table row of the activations' zero code holds one value (the usual case: a zero
+    operand gives product 0), the kernel skips those operands and adds the value per skipped one.
+    """
+
+    def __init__(self, table: torch.Tensor, kernel: ctypes.CDLL) -> None:
+        self.offset = int(min(0, int(table.min())))
+        self.table = (table - self.offset).to(torch.int32)
+        if int(self.table.max()) > 65535:
+            raise ValueError(f"lut engine: table span {int(self.table.max())} does not fit 16 bits")
+        self.kernel = kernel
+        self._key: object = None
+        self._w = torch.empty(0, 0, dtype=torch.long)
+        self._stack: torch.Tensor | None = None
+        self._ob = self._nb = 0
+        self._skip: dict[int, tuple[int, int]] = {}
+
+    def _prepare(self, w: torch.Tensor, key: object) -> None:
+        if key == self._key and self._stack is not None:
+            return
+        o, k = w.shape
+        ob = next((b for b in LUT_BLOCKS if b >= o), LUT_BLOCKS[-1])
+        nb = -(-o // ob)
+        self._w = w.long()
+        stack = torch.zeros(nb, k, 256, ob, dtype=torch.uint16)  # padded channels stay 0
+        for b in range(nb):  # one block at a time keeps the int32 intermediate small
+            cols = self.table[:, self._w[b * ob : (b + 1) * ob].T]  # (256, K, ob): LUT[a, w[o, k]]
+            stack[b, :, :, : cols.shape[2]] = cols.permute(1, 0, 2)
+        self._stack, self._ob, self._nb, self._skip, self._key = stack, ob, nb, {}, key
+
+    def _skip_for(self, code: int) -> tuple[int, int]:
+        """(code, value) when every row of `code` holds the single value, else (-1, 0)."""
+        if code not in self._skip:
+            vals = self.table[code, self._w]
+            same = bool((vals == vals.flatten()[0]).all())
+            self._skip[code] = (code, int(vals.flatten()[0])) if same else (-1, 0)
+        return self._skip[code]
+
+    def __call__(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
+                 zero_code: int) -> torch.Tensor:
+        """x, offs, dims: Geometry.lut_operands; w: (O, K) weight codes in that K order. (P, O) float64."""
+        hp, wp, c, ho, wo, sh, sw = dims
+        o, k = w.shape
+        if k > LUT_MAX_K:
+            raise ValueError(f"lut engine: K={k} above {LUT_MAX_K}")
+        self._prepare(w, key)
+        skip, value = self._skip_for(zero_code & 255)
+        rows = x.shape[0] * ho * wo
+        out = torch.empty(rows, self._ob * self._nb, dtype=torch.uint32)
+        threads = max(1, min(torch.get_num_threads(), rows // 256))
+        status = self.kernel.lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
+                                    self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
+                                    LUT_TILE_ROWS, rows, threads, out.data_ptr())
+        if status:
+            raise RuntimeError(f"lut kernel failed with status {status} (ob={self._ob}, K={k}, rows={rows})")
+        acc = out[:, :o].double()
+        return acc + self.offset * k if self.offset else acc
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,18 @@ from torch import nn
 from ...errors import ConfigError
 from ...evaluate._gradients import NonDifferentiable
 from .._quantize import ActQuant, asymmetric_qparams
-from ._engines import ENGINES, BagEngine, Geometry, LowRankEngine, bit_linear_error, gather_accumulate
+from ._engines import (
+    ENGINES,
+    LUT_MAX_K,
+    BagEngine,
+    Geometry,
+    LowRankEngine,
+    LutEngine,
+    bit_linear_error,
+    gather_accumulate,
+)
 from ._multiplier import Multiplier
+from ._native import load_kernel
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -31,7 +41,7 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
 
 
 class ApproxLayer(NonDifferentiable):
-    """Wraps an nn.Conv2d or nn.Linear; `engine` is one of gather / bag / lowrank / auto (timed once)."""
+    """Wraps an nn.Conv2d or nn.Linear; `engine` is one of gather / bag / lut / lowrank / auto (timed once)."""
 
     def __init__(self, layer: nn.Module, multiplier: Multiplier, engine: str = "auto") -> None:
         super().__init__()
@@ -54,6 +64,7 @@ class ApproxLayer(NonDifferentiable):
         self.engine = engine
         self._table = torch.tensor(multiplier.table)
         self._bag: BagEngine | None = None
+        self._lut: LutEngine | None = None
         form = bit_linear_error(multiplier)
         self._lowrank = None if form is None else LowRankEngine(form)
         self.engine_times_s: dict[str, float] = {}
@@ -78,7 +89,7 @@ class ApproxLayer(NonDifferentiable):
     def _codes(self, v: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
         """Integer codes held in float32 (exact): cheaper to feed to conv/matmul than int64."""
         lo, hi = (-128, 127) if self.multiplier.signed else (0, 255)
-        return torch.clamp(torch.round(v / scale) + zero, lo, hi)
+        return (v / scale).round_().add_(zero).clamp_(lo, hi)  # in place after the one copy
 
     def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float, int, int]:
         """Activation codes (unpadded), weight codes, scales and zero points."""
@@ -92,27 +103,43 @@ class ApproxLayer(NonDifferentiable):
         if engine == "lowrank":
             if self._lowrank is None:
                 raise ConfigError(f"engine 'lowrank': multiplier {self.multiplier.name} has no bit-linear error form; "
-                                  "use bag or gather")
+                                  "use lut, bag or gather")
             return self._lowrank(xq, wq, zx, zw, self.geometry, self.padding)
-        xp = self.geometry.pad(xq, self.padding, zx)
-        out_shape = self.geometry.out_shape(xp, wq.shape[0])
-        xi = xp.to(torch.int32) & 255
+        out_shape = self.geometry.out_shape(xq, wq.shape[0], self.padding)
         wi = wq.to(torch.int32) & 255
-        if engine == "gather":
-            acc = gather_accumulate(self._table, self.geometry.patches(xi), wi.reshape(wi.shape[0], -1)).double()
+        weight = self.layer.weight
+        key = (weight.data_ptr(), weight._version, zw, float(wi.sum()))
+        if engine == "lut":
+            codes = xq.to(torch.int8).view(torch.uint8) if self.multiplier.signed else xq.to(torch.uint8)
+            x8, offs, dims = self.geometry.lut_operands(codes, self.padding, zx & 255)
+            acc = self._lut_engine()(x8, offs, dims, self.geometry.bag_weights(wi), key, zx)
         else:
-            if self._bag is None:
-                self._bag = BagEngine(self._table)
-            weight = self.layer.weight
-            key = (weight.data_ptr(), weight._version, zw, float(wi.sum()))
-            acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), key)
-        acc = acc.reshape(out_shape)
-        if zw:
-            acc.sub_(self.geometry.window_sums(xp).double(), alpha=zw)  # window sums < 2^24: exact in float32
+            xi = self.geometry.pad(xq, self.padding, zx).to(torch.int32) & 255
+            if engine == "gather":
+                acc = gather_accumulate(self._table, self.geometry.patches(xi), wi.reshape(wi.shape[0], -1))
+            else:
+                if self._bag is None:
+                    self._bag = BagEngine(self._table)
+                acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), key)
+        acc = acc.double().reshape(out_shape)
+        if zw:  # window sums < 2^24: exact in float32
+            acc.sub_(self.geometry.window_sums(xq, self.padding, zx).double(), alpha=zw)
         if zx:
             k = wq[0].numel()
             acc.sub_(zx * wq.reshape(wq.shape[0], -1).double().sum(1) - k * zx * zw)
         return acc
+
+    def lut_available(self) -> bool:
+        """The compiled engine can run this layer: a C compiler built it and K fits its uint32 sums."""
+        return self.layer.weight[0].numel() <= LUT_MAX_K and load_kernel() is not None
+
+    def _lut_engine(self) -> LutEngine:
+        if self._lut is None:
+            if not self.lut_available():
+                raise ConfigError(f"engine 'lut': needs a C compiler and K <= {LUT_MAX_K} "
+                                  f"(K = {self.layer.weight[0].numel()}); use bag or gather")
+            self._lut = LutEngine(self._table, load_kernel())
+        return self._lut
 
     def accumulator(self, x: torch.Tensor, engine: str | None = None) -> torch.Tensor:
         """The corrected integer accumulator as int64 (channels last), by `engine` or the layer's."""
@@ -120,14 +147,19 @@ class ApproxLayer(NonDifferentiable):
         return self.accumulate(xq, wq, zx, zw, engine or self._engine_for(xq, wq, zx, zw)).to(torch.int64)
 
     def _engine_for(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> str:
-        """Fixed engine, or (auto) time each fast engine once on this batch and keep the fastest."""
+        """Fixed engine, or (auto) time each fast engine on this batch (best of two, warm) and keep
+        the fastest: the compiled lut kernel when it is available, else bag; lowrank where it applies."""
         if self.engine == "auto":
-            candidates = ["bag"] + (["lowrank"] if self._lowrank is not None else [])
+            candidates = ["lut" if self.lut_available() else "bag"]
+            candidates += ["lowrank"] if self._lowrank is not None else []
             for name in candidates if len(candidates) > 1 else ():
-                self.accumulate(xq, wq, zx, zw, name)  # warm-up: builds the bag's table once
-                start = time.perf_counter()
-                self.accumulate(xq, wq, zx, zw, name)
-                self.engine_times_s[name] = time.perf_counter() - start
+                self.accumulate(xq, wq, zx, zw, name)  # warm-up: builds the stacked table once
+                times = []
+                for _ in range(2):
+                    start = time.perf_counter()
+                    self.accumulate(xq, wq, zx, zw, name)
+                    times.append(time.perf_counter() - start)
+                self.engine_times_s[name] = min(times)
             self.engine = min(candidates, key=lambda n: self.engine_times_s.get(n, 0.0))
         return self.engine
 

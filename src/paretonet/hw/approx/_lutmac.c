@@ -1,0 +1,220 @@
+/* LUT multiply-accumulate for approximate 8x8 multipliers: acc[p, o] = sum_k T[k][a(p, k)][o].
+ *
+ * For a fixed layer the weight codes are fixed, so LUT[., w[o, k]] is a 256-entry column per
+ * (k, o); the caller stacks them into T (uint16, shifted to >= 0) so that one table row T[k][a]
+ * holds the products of activation code a with every output channel's weight at position k.
+ * A multiply-accumulate of OB outputs is then one row read and a vector add, exact in uint32
+ * for K <= 65536.
+ *
+ * Layout: T is (n_oblocks, K, 256, OB), OB in {16, 32, 64} output channels per block (zero
+ * padded). Activations are padded uint8 codes, channels last (N, Hp, Wp, C); row p is the output
+ * position (n, oy, ox) and its K operands sit at origin(p) + offs[k] (linear layers: Hp = Wp = 1).
+ *
+ * Speed, all exact:
+ * - K runs in slices: a slice of T (~1 MB) stays in L2 while every row of a tile (up to `tile`
+ *   rows) reads it; a row's accumulators stay in registers within a slice.
+ * - No widening: a row of uint16 is read as uint32 lanes, each holding two outputs (lo + hi<<16).
+ *   Summing the raw lanes and the lanes >> 16 separately gives both sums: lo = all - (hi << 16)
+ *   (mod 2^32, exact while each sum is below 2^32).
+ * - One code (the real zero after ReLU) may be skipped when its table rows are one constant c:
+ *   the rows of a window are compacted to the other codes first and c is added per skipped one.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#endif
+
+#define MAX_SLICE 4096
+
+/* 16 uint32 lanes = 32 outputs; plain GCC/Clang vectors (AVX-512: one register, AVX2: two). */
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+/* 8 lanes = 16 outputs, for narrow layers. */
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+/* Unaligned, aliasing views of memory as those vectors: one vector load/store each. */
+typedef uint32_t u32x16_mem __attribute__((vector_size(64), aligned(2), may_alias));
+typedef uint32_t u32x8_mem __attribute__((vector_size(32), aligned(2), may_alias));
+
+static inline int64_t origin(int64_t p, int64_t ho, int64_t wo, int64_t hp, int64_t wp, int64_t c,
+                             int64_t sh, int64_t sw) {
+    int64_t n = p / (ho * wo), r = p % (ho * wo);
+    int64_t oy = r / wo, ox = r % wo;
+    return ((n * hp + oy * sh) * wp + ox * sw) * c;
+}
+
+/* The table rows window p reads in K positions [k0, k1): list[i] = (k << 8) | a for every operand
+ * a != skip (skip < 0: every operand). Returns the count. With AVX-512, 16 positions at a time:
+ * compare, compress the kept (k << 8 | a) lanes, store (list has 16 entries of slack). offs
+ * increases strictly (the caller's contract), so a span of m - 1 over m offsets is contiguous. */
+static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0, int64_t k1, int skip,
+                              uint32_t *list) {
+    int64_t n = 0;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (skip >= 0) {
+        const __m512i lane_k = _mm512_slli_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 8);
+        const __m512i skip_v = _mm512_set1_epi32(skip);
+        for (int64_t k = k0; k < k1; k += 16) {
+            int64_t m = k1 - k < 16 ? k1 - k : 16;
+            __mmask16 lanes = (__mmask16)((1u << m) - 1);
+            __m128i bytes;
+            if (offs[k + m - 1] - offs[k] == m - 1) {  /* a contiguous run of channels */
+                bytes = _mm_maskz_loadu_epi8(lanes, xr + offs[k]);
+            } else {
+                uint8_t tmp[16] = {0};
+                for (int64_t i = 0; i < m; i++) tmp[i] = xr[offs[k + i]];
+                bytes = _mm_loadu_si128((const __m128i *)tmp);
+            }
+            __m512i a = _mm512_cvtepu8_epi32(bytes);
+            __mmask16 keep = _mm512_mask_cmpneq_epu32_mask(lanes, a, skip_v);
+            __m512i idx = _mm512_or_si512(_mm512_add_epi32(lane_k, _mm512_set1_epi32((int)(k << 8))), a);
+            _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(keep, idx));
+            n += __builtin_popcount(keep);
+        }
+        return n;
+    }
+#endif
+    for (int64_t k = k0; k < k1; k++) {
+        uint32_t a = xr[offs[k]];
+        list[n] = (uint32_t)(k << 8) | a;
+        n += skip < 0 || a != (uint32_t)skip;
+    }
+    return n;
+}
+
+/* Accumulate K positions [k0, k1) of `rows` windows into acc, kept in pair form between slices
+ * (NV "all" vectors, then NV "hi" vectors per window); skipped[r] counts skipped operands. */
+#define DEFINE_BLOCK(OB, VT, VM, NV)                                                                \
+    static void block_##OB(const uint8_t *x, const int64_t *org, int64_t rows, const int32_t *offs,  \
+                           int64_t k0, int64_t k1, const uint16_t *t, uint32_t *acc,               \
+                           int64_t acc_stride, int skip, uint32_t *skipped) {                       \
+        uint32_t list[MAX_SLICE + 16];                                                              \
+        for (int64_t r = 0; r < rows; r++) {                                                        \
+            int64_t n = collect(x + org[r], offs, k0, k1, skip, list);                              \
+            skipped[r] += (uint32_t)(k1 - k0 - n);                                                  \
+            VM *da = (VM *)(acc + r * acc_stride), *dh = (VM *)(acc + r * acc_stride + OB / 2);     \
+            VT all[NV], hi[NV];                                                                     \
+            for (int j = 0; j < NV; j++) {                                                          \
+                all[j] = da[j];                                                                     \
+                hi[j] = dh[j];                                                                      \
+            }                                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                       \
+                const VM *row = (const VM *)(t + (int64_t)list[i] * OB);                            \
+                for (int j = 0; j < NV; j++) {                                                      \
+                    VT v = row[j];                                                                  \
+                    all[j] += v;                                                                    \
+                    hi[j] += v >> 16;                                                               \
+                }                                                                                   \
+            }                                                                                       \
+            for (int j = 0; j < NV; j++) {                                                          \
+                da[j] = all[j];                                                                     \
+                dh[j] = hi[j];                                                                      \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+DEFINE_BLOCK(16, u32x8, u32x8_mem, 1)
+DEFINE_BLOCK(32, u32x16, u32x16_mem, 1)
+DEFINE_BLOCK(64, u32x16, u32x16_mem, 2)
+
+/* Pair form (OB/2 "all" lanes, OB/2 "hi" lanes) -> OB sums in output order, in place. */
+static void unpair(uint32_t *dst, int64_t ob, uint32_t extra) {
+    uint32_t tmp[64];
+    for (int64_t i = 0; i < ob / 2; i++) {
+        uint32_t all = dst[i], hi = dst[ob / 2 + i];
+        tmp[2 * i] = all - (hi << 16) + extra;
+        tmp[2 * i + 1] = hi + extra;
+    }
+    memcpy(dst, tmp, (size_t)ob * sizeof(uint32_t));
+}
+
+/* Rows [p0, p1) of out (P, ob * n_oblocks) uint32, row-major, in tiles of `tile` rows and K
+ * slices of `slice` positions. skip: a code whose table rows all equal skip_value, or -1.
+ * Returns 0, -1 for an unsupported argument, -2 when out of memory. */
+static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int64_t wo,
+                       int64_t sh, int64_t sw, const int32_t *offs, int64_t k, const uint16_t *t,
+                       int64_t ob, int64_t n_oblocks, int skip, uint32_t skip_value, int64_t slice,
+                       int64_t tile, int64_t p0, int64_t p1, uint32_t *out) {
+    if ((ob != 16 && ob != 32 && ob != 64) || k > 65536 || skip > 255 || slice < 1 ||
+        slice > MAX_SLICE || tile < 1)
+        return -1;
+    int64_t width = ob * n_oblocks;
+    int64_t *org = malloc((size_t)tile * sizeof *org);
+    uint32_t *skipped = malloc((size_t)tile * sizeof *skipped);
+    if (org == NULL || skipped == NULL) {
+        free(org);
+        free(skipped);
+        return -2;
+    }
+    for (int64_t q0 = p0; q0 < p1; q0 += tile) {
+        int64_t rows = p1 - q0 < tile ? p1 - q0 : tile;
+        for (int64_t r = 0; r < rows; r++) org[r] = origin(q0 + r, ho, wo, hp, wp, c, sh, sw);
+        for (int64_t b = 0; b < n_oblocks; b++) {
+            const uint16_t *tb = t + b * k * 256 * ob;
+            uint32_t *acc = out + q0 * width + b * ob;
+            for (int64_t r = 0; r < rows; r++) {
+                memset(acc + r * width, 0, (size_t)ob * sizeof(uint32_t));
+                skipped[r] = 0;
+            }
+            for (int64_t k0 = 0; k0 < k; k0 += slice) {
+                int64_t k1 = k0 + slice < k ? k0 + slice : k;
+                if (ob == 16) block_16(x, org, rows, offs, k0, k1, tb, acc, width, skip, skipped);
+                else if (ob == 32) block_32(x, org, rows, offs, k0, k1, tb, acc, width, skip, skipped);
+                else block_64(x, org, rows, offs, k0, k1, tb, acc, width, skip, skipped);
+            }
+            for (int64_t r = 0; r < rows; r++) unpair(acc + r * width, ob, skipped[r] * skip_value);
+        }
+    }
+    free(org);
+    free(skipped);
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *x;
+    int64_t hp, wp, c, ho, wo, sh, sw;
+    const int32_t *offs;
+    int64_t k;
+    const uint16_t *t;
+    int64_t ob, n_oblocks;
+    int skip;
+    uint32_t skip_value;
+    int64_t slice, tile, p0, p1;
+    uint32_t *out;
+    int status;
+} job_t;
+
+static void *run_job(void *arg) {
+    job_t *j = arg;
+    j->status = lutmac_rows(j->x, j->hp, j->wp, j->c, j->ho, j->wo, j->sh, j->sw, j->offs, j->k, j->t, j->ob,
+                            j->n_oblocks, j->skip, j->skip_value, j->slice, j->tile, j->p0, j->p1, j->out);
+    return NULL;
+}
+
+/* All P rows, split into `threads` contiguous ranges run on their own POSIX threads (the calling
+ * thread takes the first). Returns the first nonzero status, or -3 when a thread cannot start. */
+int lutmac(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int64_t wo, int64_t sh,
+           int64_t sw, const int32_t *offs, int64_t k, const uint16_t *t, int64_t ob,
+           int64_t n_oblocks, int skip, uint32_t skip_value, int64_t slice, int64_t tile, int64_t p,
+           int64_t threads, uint32_t *out) {
+    if (threads < 1 || threads > 256) return -1;
+    job_t jobs[256];
+    pthread_t ids[256];
+    int started[256] = {0};
+    for (int64_t i = 0; i < threads; i++) {
+        jobs[i] = (job_t){x, hp, wp, c, ho, wo, sh, sw, offs, k, t, ob, n_oblocks, skip, skip_value, slice,
+                          tile, p * i / threads, p * (i + 1) / threads, out, 0};
+    }
+    int status = 0;
+    for (int64_t i = 1; i < threads; i++) {
+        started[i] = pthread_create(&ids[i], NULL, run_job, &jobs[i]) == 0;
+        if (!started[i]) status = -3;
+    }
+    run_job(&jobs[0]);
+    for (int64_t i = 1; i < threads; i++)
+        if (started[i]) pthread_join(ids[i], NULL);
+    for (int64_t i = 0; i < threads && status == 0; i++) status = jobs[i].status;
+    return status;
+}
