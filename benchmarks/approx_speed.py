@@ -14,8 +14,8 @@ Run: .venv/bin/python benchmarks/approx_speed.py [--luts DIR]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,14 +28,19 @@ from paretonet.spaces import Architecture, build_model
 DEFAULT_LUTS = Path(__file__).resolve().parents[2] / "shared" / "evoapprox" / "luts"
 
 
-def best_of(fn, rounds: int) -> float:  # noqa: ANN001
-    fn()  # warm-up (and engine choice)
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
+def min_times(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Fastest wall time of each function over `rounds` interleaved rounds, after one warm-up each
+    (which also makes the layers choose their engines). Interleaving exposes every function to
+    the same load of a shared machine; the minimum is the least disturbed run."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def whole_network(mult, images: torch.Tensor, rounds: int) -> tuple[float, dict[str, str]]:  # noqa: ANN001
@@ -47,10 +52,9 @@ def whole_network(mult, images: torch.Tensor, rounds: int) -> tuple[float, dict[
             for i in range(0, len(images), 1000):
                 m(images[i : i + 1000])
 
-    t_float = best_of(lambda: run(model), rounds)
-    t_approx = best_of(lambda: run(approx), rounds)
+    t = min_times({"float": lambda: run(model), "approx": lambda: run(approx)}, rounds)
     engines = {n: m.engine for n, m in approx.named_modules() if isinstance(m, ApproxLayer)}
-    return t_approx / t_float, engines
+    return t["approx"] / t["float"], engines
 
 
 def one_layer(mult, rounds: int) -> tuple[float, float, float, str]:  # noqa: ANN001
@@ -60,20 +64,19 @@ def one_layer(mult, rounds: int) -> tuple[float, float, float, str]:  # noqa: AN
     layer = ApproxLayer(conv, mult)
     calibrate(layer, x)
     with torch.no_grad():
-        fast = layer.accumulator(x)  # picks the engine
-        assert torch.equal(fast, layer.accumulator(x, "gather")), "fast engine differs from the reference"
-        t_float = best_of(lambda: conv(x), rounds)
-        t_approx = best_of(lambda: layer(x), rounds)
-        t_fast = best_of(lambda: layer.accumulator(x), rounds)
-        t_gather = best_of(lambda: layer.accumulator(x, "gather"), 1)
-    return t_approx / t_float, t_fast / t_float, t_gather / t_fast, layer.engine
+        assert torch.equal(layer(x), layer.integer_reference(x)), "approximate layer differs from the reference"
+        assert torch.equal(layer.accumulator(x), layer.accumulator(x, "gather")), "fast engine differs"
+        t = min_times({"float": lambda: conv(x), "layer": lambda: layer(x), "acc": lambda: layer.accumulator(x)},
+                      rounds)
+        t_gather = min_times({"gather": lambda: layer.accumulator(x, "gather")}, 1)["gather"]
+    return t["layer"] / t["float"], t["acc"] / t["float"], t_gather / t["acc"], layer.engine
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--luts", type=Path, default=DEFAULT_LUTS, help="directory of EvoApprox .bin tables")
     ap.add_argument("--multipliers", default="mul8u_1JFF,trunc:k=6,mul8u_L40,mul8u_17QU")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     torch.manual_seed(0)
     images = torch.rand(10_000, 1, 28, 28)
