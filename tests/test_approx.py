@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 
@@ -111,7 +112,7 @@ def _check_engines(m: Multiplier, k_big: bool) -> None:
         for e in engines:
             assert torch.equal(layer.accumulator(x, e), ref), (m.name, e, type(conv).__name__)
         if HAS_CC:  # the kernel built without -march=native: generic vector code instead of AVX-512
-            layer._lut = LutEngine(layer._table, load_kernel(portable=True))
+            layer._lut = LutEngine(layer._table, portable=True)
             assert torch.equal(layer.accumulator(x, "lut"), ref), (m.name, "lut/portable", type(conv).__name__)
         assert torch.equal(layer(x), layer.integer_reference(x))
 
@@ -156,6 +157,15 @@ def test_lut_kernel_build_is_cached_and_a_missing_compiler_falls_back(tmp_path, 
     monkeypatch.setenv("CC", "no-such-compiler")
     with pytest.warns(RuntimeWarning, match="compiled LUT engine unavailable"):
         assert load_kernel.__wrapped__() is None
+
+
+def test_a_layer_that_ran_the_kernel_can_be_copied():
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(6))
+    layer = ApproxLayer(nn.Conv2d(3, 4, 3), build_design("drum:k=4"))
+    calibrate(layer, x)
+    with torch.no_grad():
+        y = layer(x)
+        assert torch.equal(copy.deepcopy(layer)(x), y)
 
 
 def test_without_the_kernel_layers_use_the_pytorch_engines(monkeypatch):

@@ -17,7 +17,6 @@ certifies it (a sum reaching 2^24 rounds to >= 2^24), otherwise an a-priori boun
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ._multiplier import Multiplier, exact_table
+from ._native import load_kernel
 
 F32_EXACT = 2.0**24
 ENGINES = ("gather", "bag", "lut", "lowrank")
@@ -209,12 +209,12 @@ class LutEngine:
     operand gives product 0), the kernel skips those operands and adds the value per skipped one.
     """
 
-    def __init__(self, table: torch.Tensor, kernel: ctypes.CDLL) -> None:
+    def __init__(self, table: torch.Tensor, portable: bool = False) -> None:
         self.offset = int(min(0, int(table.min())))
         self.table = (table - self.offset).to(torch.int32)
         if int(self.table.max()) > 65535:
             raise ValueError(f"lut engine: table span {int(self.table.max())} does not fit 16 bits")
-        self.kernel = kernel
+        self.portable = portable  # the library is looked up per call: a layer holding it could not be copied
         self._key: object = None
         self._w = torch.empty(0, 0, dtype=torch.long)
         self._stack: torch.Tensor | None = None
@@ -254,9 +254,12 @@ class LutEngine:
         rows = x.shape[0] * ho * wo
         out = torch.empty(rows, self._ob * self._nb, dtype=torch.uint32)
         threads = max(1, min(torch.get_num_threads(), rows // 256))
-        status = self.kernel.lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
-                                    self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
-                                    LUT_TILE_ROWS, rows, threads, out.data_ptr())
+        kernel = load_kernel(self.portable)
+        if kernel is None:
+            raise RuntimeError("lut engine: the compiled kernel is unavailable")
+        status = kernel.lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
+                               self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
+                               LUT_TILE_ROWS, rows, threads, out.data_ptr())
         if status:
             raise RuntimeError(f"lut kernel failed with status {status} (ob={self._ob}, K={k}, rows={rows})")
         acc = out[:, :o].double()

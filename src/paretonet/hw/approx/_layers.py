@@ -138,7 +138,7 @@ class ApproxLayer(NonDifferentiable):
             if not self.lut_available():
                 raise ConfigError(f"engine 'lut': needs a C compiler and K <= {LUT_MAX_K} "
                                   f"(K = {self.layer.weight[0].numel()}); use bag or gather")
-            self._lut = LutEngine(self._table, load_kernel())
+            self._lut = LutEngine(self._table)
         return self._lut
 
     def accumulator(self, x: torch.Tensor, engine: str | None = None) -> torch.Tensor:
