@@ -81,10 +81,6 @@ def _numbers(option: str, text: str, convert: type = float, example: str = "0.05
     return values
 
 
-def _floats(option: str, text: str) -> tuple[float, ...]:
-    return _numbers(option, text)
-
-
 def _names(text: str | None) -> tuple[str, ...]:
     """'a, b' -> ('a', 'b'); None or '' -> ()."""
     return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
@@ -268,7 +264,7 @@ def robustness_cmd(
     from .evaluate import RobustnessConfig, noise_robustness, parse_noise_spec, robustness_curve
     from .pipeline import select_images
 
-    eps_values = _floats("--eps", eps)
+    eps_values = _numbers("--eps", eps)
     attack_names = tuple(a.strip() for a in attacks.split(",") if a.strip()) if attacks else None
     cfg = RobustnessConfig(eps=eps_values[0], norm=norm, preset=preset, attacks=attack_names, steps=steps,
                            restarts=restarts, queries=queries, seed=seed, sanity=not no_sanity)

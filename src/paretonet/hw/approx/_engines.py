@@ -164,12 +164,24 @@ def gather_accumulate(table: torch.Tensor, a: torch.Tensor, w: torch.Tensor, chu
     return out
 
 
+def shifted(table: torch.Tensor) -> tuple[int, torch.Tensor]:
+    """(shift, table - shift) with shift = min(0, min entry): signed tables moved to >= 0, so the
+    summing engines only ever add non-negative rows; the sum is corrected by shift * K."""
+    shift = int(min(0, int(table.min())))
+    return shift, table - shift
+
+
+def stacked_rows(table: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """(K, 256, O) with [k, a, o] = table[a, w[o, k]]: for a fixed layer each (k, a) is one row of
+    products, one per output channel."""
+    return table[:, w.long().T].permute(1, 0, 2)
+
+
 class BagEngine:
     """Embedding-bag partial sums; the stacked table is rebuilt only when the weight codes change."""
 
     def __init__(self, table: torch.Tensor) -> None:
-        self.offset = int(min(0, int(table.min())))  # shift signed tables to >= 0 for the certificate
-        self.table = table - self.offset
+        self.offset, self.table = shifted(table)  # non-negative rows: the float32 certificate below holds
         self._key: object = None
         self._t32: torch.Tensor | None = None
         self._t64: torch.Tensor | None = None
@@ -188,8 +200,7 @@ class BagEngine:
         """chunks: Geometry.index_chunks of the activation indices; w: (O, K) weight indices; key: w's version."""
         k = w.shape[1]
         if key != self._key or self._t32 is None:
-            # row k*256 + a holds LUT[a, w[o, k]] for every output channel o
-            self._t32 = self.table[:, w.long().T].permute(1, 0, 2).reshape(k * 256, w.shape[0]).float().contiguous()
+            self._t32 = stacked_rows(self.table, w).reshape(k * 256, w.shape[0]).float().contiguous()
             self._t64, self._key = None, key
         acc = self._bag(chunks, self._t32)
         bad = (acc >= F32_EXACT).any(dim=1)
@@ -210,8 +221,7 @@ class LutEngine:
     """
 
     def __init__(self, table: torch.Tensor, portable: bool = False) -> None:
-        self.offset = int(min(0, int(table.min())))
-        self.table = (table - self.offset).to(torch.int32)
+        self.offset, self.table = shifted(table.to(torch.int32))
         if int(self.table.max()) > 65535:
             raise ValueError(f"lut engine: table span {int(self.table.max())} does not fit 16 bits")
         self.portable = portable  # the library is looked up per call: a layer holding it could not be copied
@@ -230,8 +240,8 @@ class LutEngine:
         self._w = w.long()
         stack = torch.zeros(nb, k, 256, ob, dtype=torch.uint16)  # padded channels stay 0
         for b in range(nb):  # one block at a time keeps the int32 intermediate small
-            cols = self.table[:, self._w[b * ob : (b + 1) * ob].T]  # (256, K, ob): LUT[a, w[o, k]]
-            stack[b, :, :, : cols.shape[2]] = cols.permute(1, 0, 2)
+            rows = stacked_rows(self.table, self._w[b * ob : (b + 1) * ob])
+            stack[b, :, :, : rows.shape[2]] = rows
         self._stack, self._ob, self._nb, self._skip, self._key = stack, ob, nb, {}, key
 
     def _skip_for(self, code: int) -> tuple[int, int]:

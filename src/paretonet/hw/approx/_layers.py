@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...errors import ConfigError
@@ -107,12 +106,10 @@ class ApproxLayer(NonDifferentiable):
             return self._lowrank(xq, wq, zx, zw, self.geometry, self.padding)
         out_shape = self.geometry.out_shape(xq, wq.shape[0], self.padding)
         wi = wq.to(torch.int32) & 255
-        weight = self.layer.weight
-        key = (weight.data_ptr(), weight._version, zw, float(wi.sum()))
         if engine == "lut":
             codes = xq.to(torch.int8).view(torch.uint8) if self.multiplier.signed else xq.to(torch.uint8)
             x8, offs, dims = self.geometry.lut_operands(codes, self.padding, zx & 255)
-            acc = self._lut_engine()(x8, offs, dims, self.geometry.bag_weights(wi), key, zx)
+            acc = self._lut_engine()(x8, offs, dims, self.geometry.bag_weights(wi), self._weight_key(wi, zw), zx)
         else:
             xi = self.geometry.pad(xq, self.padding, zx).to(torch.int32) & 255
             if engine == "gather":
@@ -120,7 +117,7 @@ class ApproxLayer(NonDifferentiable):
             else:
                 if self._bag is None:
                     self._bag = BagEngine(self._table)
-                acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), key)
+                acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), self._weight_key(wi, zw))
         acc = acc.double().reshape(out_shape)
         if zw:  # window sums < 2^24: exact in float32
             acc.sub_(self.geometry.window_sums(xq, self.padding, zx).double(), alpha=zw)
@@ -128,6 +125,11 @@ class ApproxLayer(NonDifferentiable):
             k = wq[0].numel()
             acc.sub_(zx * wq.reshape(wq.shape[0], -1).double().sum(1) - k * zx * zw)
         return acc
+
+    def _weight_key(self, wi: torch.Tensor, zw: int) -> tuple:
+        """Changes whenever the weight codes may have: the stacked tables are rebuilt then."""
+        weight = self.layer.weight
+        return (weight.data_ptr(), weight._version, zw, float(wi.sum()))
 
     def lut_available(self) -> bool:
         """The compiled engine can run this layer: a C compiler built it and K fits its uint32 sums."""
