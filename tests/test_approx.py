@@ -30,7 +30,9 @@ from paretonet.hw.approx import (
     retrain,
     save_bin,
 )
+from paretonet.hw.approx import _engines as engines_module
 from paretonet.hw.approx import _layers as approx_layers_module
+from paretonet.hw.approx import _native as native_module
 from paretonet.hw.approx._engines import LutEngine
 from paretonet.hw.approx._native import _compiler, build, load_kernel
 
@@ -111,10 +113,15 @@ def _check_engines(m: Multiplier, k_big: bool) -> None:
         ref = _int_reference(layer, x)
         for e in engines:
             assert torch.equal(layer.accumulator(x, e), ref), (m.name, e, type(conv).__name__)
-        if HAS_CC:  # the kernel built without -march=native: generic vector code instead of AVX-512
+        out = layer.integer_reference(x)
+        assert torch.equal(layer(x), out)
+        if HAS_CC:  # the kernel writes the layer's output itself: the same bits as the reference path
+            layer.engine = "lut"
+            assert torch.equal(layer(x), out), (m.name, "lut output", type(conv).__name__)
+            # the kernel built without -march=native: generic vector code instead of AVX-512
             layer._lut = LutEngine(layer._table, portable=True)
             assert torch.equal(layer.accumulator(x, "lut"), ref), (m.name, "lut/portable", type(conv).__name__)
-        assert torch.equal(layer(x), layer.integer_reference(x))
+            assert torch.equal(layer(x), out), (m.name, "lut/portable output", type(conv).__name__)
 
 
 def test_every_shared_table_is_bit_exact_in_every_engine(tables):
@@ -157,6 +164,22 @@ def test_lut_kernel_build_is_cached_and_a_missing_compiler_falls_back(tmp_path, 
     monkeypatch.setenv("CC", "no-such-compiler")
     with pytest.warns(RuntimeWarning, match="compiled LUT engine unavailable"):
         assert load_kernel.__wrapped__() is None
+
+
+@pytest.mark.skipif(not HAS_CC, reason="needs a C compiler")
+def test_a_compiler_without_openmp_builds_the_posix_threads_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARETONET_CACHE", str(tmp_path))
+    monkeypatch.setattr(native_module, "OPENMP_FLAGS", ("-fno-such-openmp-flag",))  # the OpenMP build fails
+    lib = native_module.load_kernel.__wrapped__(portable=True)
+    assert lib is not None and len(list(tmp_path.glob("lutmac-*.so"))) == 1
+    monkeypatch.setattr(engines_module, "load_kernel", lambda portable=False: lib)
+    g = torch.Generator().manual_seed(7)
+    for conv, x in ((nn.Conv2d(8, 20, 3, padding=1), torch.randn(8, 8, 9, 9, generator=g).relu()),
+                    (nn.Linear(30, 6), torch.randn(600, 30, generator=g))):  # >= 512 rows: two threads here
+        layer = ApproxLayer(conv, get_multiplier("trunc:k=6"), engine="lut")
+        calibrate(layer, x)
+        assert torch.equal(layer.accumulator(x), _int_reference(layer, x))
+        assert torch.equal(layer(x), layer.integer_reference(x))
 
 
 def test_a_layer_that_ran_the_kernel_can_be_copied():

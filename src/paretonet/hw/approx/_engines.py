@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ._multiplier import Multiplier, exact_table
-from ._native import load_kernel
+from ._native import Epilogue, load_kernel
 
 F32_EXACT = 2.0**24
 ENGINES = ("gather", "bag", "lut", "lowrank")
@@ -252,11 +252,12 @@ class LutEngine:
             self._skip[code] = (code, int(vals.flatten()[0])) if same else (-1, 0)
         return self._skip[code]
 
-    def __call__(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
-                 zero_code: int) -> torch.Tensor:
-        """x, offs, dims: Geometry.lut_operands; w: (O, K) weight codes in that K order. (P, O) float64."""
+    def _run(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
+             zero_code: int, epilogue: Epilogue | None) -> torch.Tensor:
+        """The kernel's (P, OB * blocks) uint32 sums (shift not yet removed); with an epilogue it also
+        writes the layer's output."""
         hp, wp, c, ho, wo, sh, sw = dims
-        o, k = w.shape
+        k = w.shape[1]
         if k > LUT_MAX_K:
             raise ValueError(f"lut engine: K={k} above {LUT_MAX_K}")
         self._prepare(w, key)
@@ -269,11 +270,35 @@ class LutEngine:
             raise RuntimeError("lut engine: the compiled kernel is unavailable")
         status = kernel.lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
                                self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
-                               LUT_TILE_ROWS, rows, threads, out.data_ptr())
+                               LUT_TILE_ROWS, rows, threads, epilogue, out.data_ptr())
         if status:
             raise RuntimeError(f"lut kernel failed with status {status} (ob={self._ob}, K={k}, rows={rows})")
-        acc = out[:, :o].double()
+        return out
+
+    def __call__(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
+                 zero_code: int) -> torch.Tensor:
+        """x, offs, dims: Geometry.lut_operands; w: (O, K) weight codes in that K order. (P, O) float64."""
+        o, k = w.shape
+        acc = self._run(x, offs, dims, w, key, zero_code, None)[:, :o].double()
         return acc + self.offset * k if self.offset else acc
+
+    def output(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
+               zero_code: int, window_sums: torch.Tensor | None, zw: int, corr: torch.Tensor, scale: float,
+               bias: torch.Tensor | None) -> torch.Tensor:
+        """The layer's (P, O) float32 output, float(scale * (acc - zw * window_sums - corr)) + bias, made by
+        the kernel as each tile finishes: the same operations as the PyTorch path, so the same bits.
+        window_sums: (P,) integer sums of each window's codes (None when zw = 0); corr: (O,) exact integers."""
+        o, k = w.shape
+        y = torch.empty(x.shape[0] * dims[3] * dims[4], o, dtype=torch.float32)
+        ws = None if window_sums is None else window_sums.to(torch.int32).contiguous()
+        corr64 = (corr.to(torch.int64) - self.offset * k).contiguous()
+        b = None if bias is None else bias.contiguous()
+        if b is not None and b.dtype != torch.float32:
+            raise ValueError(f"lut engine output: bias dtype {b.dtype}, expected float32")
+        epi = Epilogue(None if ws is None else ws.data_ptr(), zw, corr64.data_ptr(), scale,
+                       None if b is None else b.data_ptr(), o, y.data_ptr())
+        self._run(x, offs, dims, w, key, zero_code, epi)
+        return y
 
 
 @dataclass(frozen=True)

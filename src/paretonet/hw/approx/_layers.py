@@ -105,12 +105,10 @@ class ApproxLayer(NonDifferentiable):
                                   "use lut, bag or gather")
             return self._lowrank(xq, wq, zx, zw, self.geometry, self.padding)
         out_shape = self.geometry.out_shape(xq, wq.shape[0], self.padding)
-        wi = wq.to(torch.int32) & 255
         if engine == "lut":
-            codes = xq.to(torch.int8).view(torch.uint8) if self.multiplier.signed else xq.to(torch.uint8)
-            x8, offs, dims = self.geometry.lut_operands(codes, self.padding, zx & 255)
-            acc = self._lut_engine()(x8, offs, dims, self.geometry.bag_weights(wi), self._weight_key(wi, zw), zx)
+            acc = self._lut_engine()(*self._lut_operands(xq, wq, zx, zw), zx)
         else:
+            wi = wq.to(torch.int32) & 255
             xi = self.geometry.pad(xq, self.padding, zx).to(torch.int32) & 255
             if engine == "gather":
                 acc = gather_accumulate(self._table, self.geometry.patches(xi), wi.reshape(wi.shape[0], -1))
@@ -119,12 +117,26 @@ class ApproxLayer(NonDifferentiable):
                     self._bag = BagEngine(self._table)
                 acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), self._weight_key(wi, zw))
         acc = acc.double().reshape(out_shape)
-        if zw:  # window sums < 2^24: exact in float32
-            acc.sub_(self.geometry.window_sums(xq, self.padding, zx).double(), alpha=zw)
+        window, corr = self._corrections(xq, wq, zx, zw)
+        if window is not None:
+            acc.sub_(window.double().reshape(*out_shape[:-1], 1), alpha=zw)
         if zx:
-            k = wq[0].numel()
-            acc.sub_(zx * wq.reshape(wq.shape[0], -1).double().sum(1) - k * zx * zw)
+            acc.sub_(corr)
         return acc
+
+    def _corrections(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The zero-point terms of the module docstring: each output position's window sum of x_q
+        (None when z_w = 0; < 2^24, exact in float32), flat, and per output z_x sum w_q - K z_x z_w."""
+        window = self.geometry.window_sums(xq, self.padding, zx).reshape(-1) if zw else None
+        w = wq.reshape(wq.shape[0], -1).double()
+        return window, zx * w.sum(1) - w.shape[1] * zx * zw
+
+    def _lut_operands(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> tuple:
+        """What LutEngine takes before the zero code: codes, offsets, dims, weight codes, weight key."""
+        wi = wq.to(torch.int32) & 255
+        codes = xq.to(torch.int8).view(torch.uint8) if self.multiplier.signed else xq.to(torch.uint8)
+        x8, offs, dims = self.geometry.lut_operands(codes, self.padding, zx & 255)
+        return x8, offs, dims, self.geometry.bag_weights(wi), self._weight_key(wi, zw)
 
     def _weight_key(self, wi: torch.Tensor, zw: int) -> tuple:
         """Changes whenever the weight codes may have: the stacked tables are rebuilt then."""
@@ -171,12 +183,24 @@ class ApproxLayer(NonDifferentiable):
             self.act(x)
             return self.layer(x)
         xq, wq, sx, sw, zx, zw = self.codes(x)
-        return self._output(self.accumulate(xq, wq, zx, zw, self._engine_for(xq, wq, zx, zw)), sx, sw)
+        engine = self._engine_for(xq, wq, zx, zw)
+        bias = self.layer.bias
+        if engine == "lut" and (bias is None or bias.dtype == torch.float32):
+            # the kernel writes the output itself (same operations as _output, same bits)
+            window, corr = self._corrections(xq, wq, zx, zw)
+            y = self._lut_engine().output(*self._lut_operands(xq, wq, zx, zw), zx, window, zw, corr, sx * sw,
+                                          None if bias is None else bias.detach())
+            return self._layout(y.reshape(self.geometry.out_shape(xq, wq.shape[0], self.padding)))
+        return self._output(self.accumulate(xq, wq, zx, zw, engine), sx, sw)
 
     def _output(self, acc: torch.Tensor, sx: float, sw: float) -> torch.Tensor:
         y = (acc * (sx * sw)).to(torch.float32)
         if self.layer.bias is not None:
             y = y + self.layer.bias.detach()
+        return self._layout(y)
+
+    def _layout(self, y: torch.Tensor) -> torch.Tensor:
+        """Channels-last results as the wrapped layer's output: (N, O, Ho, Wo) views for conv."""
         return y.permute(0, 3, 1, 2) if self.geometry.kind == "conv" else y
 
     def surrogate(self, x: torch.Tensor) -> torch.Tensor:

@@ -130,13 +130,39 @@ static void unpair(uint32_t *dst, int64_t ob, uint32_t extra) {
     memcpy(dst, tmp, (size_t)ob * sizeof(uint32_t));
 }
 
-/* Rows [p0, p1) of out (P, ob * n_oblocks) uint32, row-major, in tiles of `tile` rows and K
- * slices of `slice` positions. skip: a code whose table rows all equal skip_value, or -1.
- * Returns 0, -1 for an unsupported argument, -2 when out of memory. */
+/* The layer's output for rows whose accumulators are done: y = float(s * (acc - z_w * ws[p] - corr[o]))
+ * + bias[o], the same IEEE operations, in the same order, as the PyTorch path (double product, one
+ * rounding to float, float bias add), so both give identical bits. */
+typedef struct {
+    const int32_t *window_sums; /* per row: sum of its window's codes, padding included; or NULL */
+    int64_t zw;                 /* weight zero point */
+    const int64_t *corr;        /* per output: z_x sum w - K z_x z_w - table shift * K */
+    double scale;               /* s_x * s_w */
+    const float *bias;          /* per output, or NULL */
+    int64_t o;                  /* outputs per row */
+    float *out;                 /* (P, o) */
+} epilogue_t;
+
+static void finish(const epilogue_t *e, const uint32_t *acc, int64_t width, int64_t q0, int64_t rows) {
+    for (int64_t r = 0; r < rows; r++) {
+        const uint32_t *a = acc + r * width;
+        float *y = e->out + (q0 + r) * e->o;
+        int64_t base = e->window_sums ? e->zw * (int64_t)e->window_sums[q0 + r] : 0;
+        for (int64_t j = 0; j < e->o; j++) {
+            float v = (float)((double)((int64_t)a[j] - base - e->corr[j]) * e->scale);
+            y[j] = e->bias ? v + e->bias[j] : v;
+        }
+    }
+}
+
+/* Rows [p0, p1) of the accumulators (P, ob * n_oblocks) uint32, row-major, in tiles of `tile` rows
+ * and K slices of `slice` positions. skip: a code whose table rows all equal skip_value, or -1.
+ * The accumulators are written to out; with an epilogue, each finished tile is also turned into
+ * the layer's output (epi->out). Returns 0, -1 for an unsupported argument, -2 when out of memory. */
 static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int64_t wo,
                        int64_t sh, int64_t sw, const int32_t *offs, int64_t k, const uint16_t *t,
                        int64_t ob, int64_t n_oblocks, int skip, uint32_t skip_value, int64_t slice,
-                       int64_t tile, int64_t p0, int64_t p1, uint32_t *out) {
+                       int64_t tile, int64_t p0, int64_t p1, const epilogue_t *epi, uint32_t *out) {
     if ((ob != 16 && ob != 32 && ob != 64) || k > 65536 || skip > 255 || slice < 1 ||
         slice > MAX_SLICE || tile < 1)
         return -1;
@@ -166,6 +192,7 @@ static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int6
             }
             for (int64_t r = 0; r < rows; r++) unpair(acc + r * width, ob, skipped[r] * skip_value);
         }
+        if (epi) finish(epi, out + q0 * width, width, q0, rows);
     }
     free(org);
     free(skipped);
@@ -182,6 +209,7 @@ typedef struct {
     int skip;
     uint32_t skip_value;
     int64_t slice, tile, p0, p1;
+    const epilogue_t *epi;
     uint32_t *out;
     int status;
 } job_t;
@@ -189,25 +217,33 @@ typedef struct {
 static void *run_job(void *arg) {
     job_t *j = arg;
     j->status = lutmac_rows(j->x, j->hp, j->wp, j->c, j->ho, j->wo, j->sh, j->sw, j->offs, j->k, j->t, j->ob,
-                            j->n_oblocks, j->skip, j->skip_value, j->slice, j->tile, j->p0, j->p1, j->out);
+                            j->n_oblocks, j->skip, j->skip_value, j->slice, j->tile, j->p0, j->p1, j->epi, j->out);
     return NULL;
 }
 
-/* All P rows, split into `threads` contiguous ranges run on their own POSIX threads (the calling
- * thread takes the first). Returns the first nonzero status, or -3 when a thread cannot start. */
+/* All P rows, split into `threads` contiguous ranges. Built with OpenMP, the ranges run on the
+ * process's OpenMP team: loaded into PyTorch, that is PyTorch's own libgomp and threads (same
+ * soname), so the kernel does not compete with PyTorch's idle-spinning workers for the cores.
+ * Otherwise POSIX threads (the calling thread takes the first range).
+ * epi: NULL (accumulators to out) or the layer's output epilogue.
+ * Returns the first nonzero status, or -3 when a thread cannot start. */
 int lutmac(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int64_t wo, int64_t sh,
            int64_t sw, const int32_t *offs, int64_t k, const uint16_t *t, int64_t ob,
            int64_t n_oblocks, int skip, uint32_t skip_value, int64_t slice, int64_t tile, int64_t p,
-           int64_t threads, uint32_t *out) {
+           int64_t threads, const epilogue_t *epi, uint32_t *out) {
     if (threads < 1 || threads > 256) return -1;
     job_t jobs[256];
-    pthread_t ids[256];
-    int started[256] = {0};
     for (int64_t i = 0; i < threads; i++) {
         jobs[i] = (job_t){x, hp, wp, c, ho, wo, sh, sw, offs, k, t, ob, n_oblocks, skip, skip_value, slice,
-                          tile, p * i / threads, p * (i + 1) / threads, out, 0};
+                          tile, p * i / threads, p * (i + 1) / threads, epi, out, 0};
     }
     int status = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int64_t i = 0; i < threads; i++) run_job(&jobs[i]);
+#else
+    pthread_t ids[256];
+    int started[256] = {0};
     for (int64_t i = 1; i < threads; i++) {
         started[i] = pthread_create(&ids[i], NULL, run_job, &jobs[i]) == 0;
         if (!started[i]) status = -3;
@@ -215,6 +251,7 @@ int lutmac(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int6
     run_job(&jobs[0]);
     for (int64_t i = 1; i < threads; i++)
         if (started[i]) pthread_join(ids[i], NULL);
+#endif
     for (int64_t i = 0; i < threads && status == 0; i++) status = jobs[i].status;
     return status;
 }

@@ -1,9 +1,10 @@
 """The compiled LUT-MAC kernel (_lutmac.c): built with the system C compiler on first use, cached.
 
 No Python extension toolchain is involved: the kernel is C (gnu11) with GCC/Clang vector types
-(plus AVX-512 intrinsics where the CPU has them), compiled to a shared library with `-O3 -march=native` (or without -march for the portable
-build the tests cross-check) and called through ctypes; it splits the rows over POSIX threads
-itself (torch.get_num_threads() of them). The library is cached under PARETONET_CACHE (default
+(plus AVX-512 intrinsics where the CPU has them), compiled to a shared library with
+`-O3 -march=native` (or without -march for the portable build the tests cross-check) and called
+through ctypes; it splits the rows over torch.get_num_threads() threads of PyTorch's OpenMP team
+(POSIX threads without OpenMP). The library is cached under PARETONET_CACHE (default
 ~/.cache/paretonet) keyed by the source, the flags, the compiler and this CPU; concurrent
 first uses each build into a temporary file and rename it into place. Without a compiler the
 engine is unavailable and the pure-PyTorch engines serve (one warning).
@@ -24,6 +25,9 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("_lutmac.c")
 BASE_FLAGS = ("-O3", "-std=gnu11", "-shared", "-fPIC", "-pthread")
+# OpenMP links libgomp.so.1, which inside PyTorch resolves to PyTorch's own (same soname): the
+# kernel then runs on PyTorch's threads. Compilers without OpenMP build the POSIX-threads variant.
+OPENMP_FLAGS = ("-fopenmp",)
 
 
 def cache_dir() -> Path:
@@ -50,7 +54,14 @@ def build(portable: bool = False) -> Path:
     cc = _compiler()
     if cc is None:
         raise RuntimeError(f"no C compiler: CC={os.environ.get('CC', 'cc')!r} not found on PATH")
-    flags = BASE_FLAGS + (() if portable else ("-march=native",))
+    base = BASE_FLAGS + (() if portable else ("-march=native",))
+    try:
+        return _build(cc, base + OPENMP_FLAGS, portable)
+    except RuntimeError:
+        return _build(cc, base, portable)
+
+
+def _build(cc: str, flags: tuple[str, ...], portable: bool) -> Path:
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
     key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(flags), version, _cpu_id()]).encode()).hexdigest()
     out = cache_dir() / f"lutmac-{'portable' if portable else 'native'}-{key[:16]}.so"
@@ -70,6 +81,14 @@ def build(portable: bool = False) -> Path:
     return out
 
 
+class Epilogue(ctypes.Structure):
+    """_lutmac.c's epilogue_t: turns finished accumulators into the layer's float32 output."""
+
+    _fields_ = [("window_sums", ctypes.c_void_p), ("zw", ctypes.c_int64), ("corr", ctypes.c_void_p),
+                ("scale", ctypes.c_double), ("bias", ctypes.c_void_p), ("o", ctypes.c_int64),
+                ("out", ctypes.c_void_p)]
+
+
 @functools.cache
 def load_kernel(portable: bool = False) -> ctypes.CDLL | None:
     """The kernel library, or None (with one warning) when it cannot be built here."""
@@ -83,6 +102,6 @@ def load_kernel(portable: bool = False) -> ctypes.CDLL | None:
         return None
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     lib.lutmac.argtypes = [ptr, i64, i64, i64, i64, i64, i64, i64, ptr, i64, ptr, i64, i64, ctypes.c_int,
-                           ctypes.c_uint32, i64, i64, i64, i64, ptr]
+                           ctypes.c_uint32, i64, i64, i64, i64, ctypes.POINTER(Epilogue), ptr]
     lib.lutmac.restype = ctypes.c_int
     return lib
