@@ -167,6 +167,35 @@ def test_lut_kernel_build_is_cached_and_a_missing_compiler_falls_back(tmp_path, 
 
 
 @pytest.mark.skipif(not HAS_CC, reason="needs a C compiler")
+@pytest.mark.parametrize("portable", [False, True])
+def test_the_kernels_quantizer_gives_the_pytorch_codes(portable):
+    """Ties (x / scale = k + 0.5 round to even), values far outside the range, channels-last and
+    strided inputs, signed and unsigned codes: the same bytes as codes() + lut_operands."""
+    g = torch.Generator().manual_seed(8)
+    ties = (torch.arange(-600, 600) / 2).float()  # every half step, as x / scale with scale 1
+    cases = [(nn.Conv2d(6, 2, 3, padding=(1, 2)), ties[:6 * 10 * 20].reshape(1, 6, 10, 20)),
+             (nn.Conv2d(5, 2, 3, padding=1), torch.randn(3, 5, 8, 9, generator=g).mul(200)),
+             (nn.Conv2d(4, 2, 3), torch.randn(2, 7, 9, 9, generator=g)[:, 1:5, ::2]),  # strided view
+             (nn.Conv2d(8, 2, 3, padding=1), torch.randn(2, 8, 6, 6, generator=g).contiguous(
+                 memory_format=torch.channels_last)),
+             (nn.Conv2d(70, 2, 3, padding=1), torch.randn(2, 70, 3, 37, generator=g).mul(60)),  # 16 x 16 blocks
+             (nn.Linear(300, 2), ties[100:1000].reshape(3, 300)),
+             (nn.Linear(7, 2), torch.tensor([[1e30, -1e30, 3e6, -3e6, 4194303.5, 0.5, -0.5]]))]
+    for m in (build_design("exact"), build_design("exact:signed=1")):
+        for layer_, x in cases:
+            layer = ApproxLayer(layer_, m)
+            engine = LutEngine(layer._table, portable=portable)
+            for scale, zero in ((1.0, 0), (1.0, 37), (0.37, 200), (3.1, 255)):
+                zero = 0 if m.signed else zero
+                got = engine.quantize(x, layer.geometry, layer.padding, scale, zero, m.signed, window_sums=True)
+                xq = layer._codes(x, scale, zero)
+                want = layer.geometry.lut_operands(xq, layer.padding, zero, m.signed)
+                assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]) and got[2] == want[2], \
+                    (m.name, type(layer_).__name__, scale, zero)
+                assert torch.equal(got[3], layer.geometry.window_sums(xq, layer.padding, zero).reshape(-1))
+
+
+@pytest.mark.skipif(not HAS_CC, reason="needs a C compiler")
 def test_a_compiler_without_openmp_builds_the_posix_threads_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("PARETONET_CACHE", str(tmp_path))
     monkeypatch.setattr(native_module, "OPENMP_FLAGS", ("-fno-such-openmp-flag",))  # the OpenMP build fails

@@ -17,6 +17,7 @@ certifies it (a sum reaching 2^24 rounds to >= 2^24), otherwise an a-priori boun
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,20 +102,34 @@ class Geometry:
         """(O, K) weight codes in index_chunks' K order: (kh, kw, C) for conv."""
         return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1) if self.kind == "conv" else w
 
-    def lut_operands(self, codes: torch.Tensor, padding: tuple[int, int], pad_code: int
-                     ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
-        """What _lutmac.c reads: padded codes as contiguous bytes, channels last; the K window
-        offsets in bag_weights' (kh, kw, C) order; and (Hp, Wp, C, Ho, Wo, stride_h, stride_w)."""
+    def lut_layout(self, shape: tuple[int, ...], padding: tuple[int, int]
+                   ) -> tuple[tuple[int, ...], torch.Tensor, tuple[int, ...]]:
+        """How _lutmac.c reads an input of `shape`: the padded channels-last byte shape, the K window
+        offsets in bag_weights' (kh, kw, C) order, and (Hp, Wp, C, Ho, Wo, stride_h, stride_w)."""
         if self.kind == "linear":
-            k = codes.shape[1]
-            return codes.contiguous(), torch.arange(k, dtype=torch.int32), (1, 1, k, 1, 1, 1, 1)
-        ph, pw = padding
-        x = F.pad(codes.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph), value=pad_code).contiguous()
-        _, hp, wp, c = x.shape
+            n, k = shape
+            return (n, k), torch.arange(k, dtype=torch.int32), (1, 1, k, 1, 1, 1, 1)
+        (ph, pw), (n, c, h, w) = padding, shape
+        hp, wp = h + 2 * ph, w + 2 * pw
+        return (n, hp, wp, c), self._window_offsets(wp, c), (hp, wp, c, *self._out_hw(hp, wp), *self.stride)
+
+    def lut_operands(self, xq: torch.Tensor, padding: tuple[int, int], pad_code: int, signed: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+        """lut_layout's operands from float codes xq: padded bytes (two's complement when signed)."""
+        shape, offs, dims = self.lut_layout(tuple(xq.shape), padding)
+        dtype = torch.int8 if signed else torch.uint8
+        if self.kind == "linear":
+            return xq.to(dtype).view(torch.uint8), offs, dims
+        (ph, pw), (_, _, h, w) = padding, xq.shape
+        x = torch.full(shape, pad_code, dtype=dtype)
+        x[:, ph : ph + h, pw : pw + w].copy_(xq.permute(0, 2, 3, 1))  # transpose and convert in one pass
+        return x.view(torch.uint8), offs, dims
+
+    @functools.lru_cache(maxsize=16)  # a few input shapes per layer; Geometry is frozen, hence hashable
+    def _window_offsets(self, wp: int, c: int) -> torch.Tensor:
         (kh, kw), (dh, dw) = self.kernel, self.dilation
         ky, kx, ch = torch.meshgrid(torch.arange(kh), torch.arange(kw), torch.arange(c), indexing="ij")
-        offs = ((ky * dh * wp + kx * dw) * c + ch).reshape(-1).to(torch.int32)
-        return x, offs, (hp, wp, c, *self._out_hw(hp, wp), *self.stride)
+        return ((ky * dh * wp + kx * dw) * c + ch).reshape(-1).to(torch.int32)
 
     def out_shape(self, x: torch.Tensor, out_channels: int, padding: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
         """Accumulator shape: (N, Ho, Wo, O) or (N, O)."""
@@ -138,11 +153,17 @@ class Geometry:
     def window_sums(self, x: torch.Tensor, padding: tuple[int, int] = (0, 0), pad_value: float = 0.0) -> torch.Tensor:
         """sum of x over each output's K inputs, x padded with pad_value, as (N, Ho, Wo, 1) or (N, 1);
         exact for integer x."""
+        s = x.sum(1, keepdim=True, dtype=torch.float32)
         if self.kind == "linear":
-            return x.sum(1, keepdim=True)
-        s = x.sum(1, keepdim=True)
+            return s
         if pad_value and any(padding):  # pad the channel sums (C * value each), not the whole input
             s, padding = self.pad(s, padding, pad_value * x.shape[1]), (0, 0)
+        return self.pool_sums(s, padding)
+
+    def pool_sums(self, s: torch.Tensor, padding: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """Per-pixel sums (N, 1, H, W) -> each output window's sum (N, Ho, Wo, 1); linear: s as (N, 1)."""
+        if self.kind == "linear":
+            return s.reshape(s.shape[0], 1)
         if self.dilation == (1, 1) and all(p <= k // 2 for p, k in zip(padding, self.kernel)):
             y = F.avg_pool2d(s, self.kernel, self.stride, padding, divisor_override=1)
         else:
@@ -252,6 +273,30 @@ class LutEngine:
             self._skip[code] = (code, int(vals.flatten()[0])) if same else (-1, 0)
         return self._skip[code]
 
+    def quantize(self, x: torch.Tensor, geometry: Geometry, padding: tuple[int, int], scale: float, zero: int,
+                 signed: bool, window_sums: bool) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...], torch.Tensor | None]:
+        """Geometry.lut_operands straight from the float32 input, quantized (the same operations as
+        ApproxLayer._codes), padded and transposed by the kernel in one pass; plus, if asked, each
+        output window's sum of codes (P,), from per-pixel sums taken in the same pass."""
+        shape, offs, dims = geometry.lut_layout(tuple(x.shape), padding)
+        v = x if geometry.kind == "conv" else x[:, :, None, None]  # linear: (N, K, 1, 1)
+        n, c, h, w = v.shape
+        out = torch.empty(shape, dtype=torch.uint8)
+        sums = torch.empty(n, 1, dims[0], dims[1], dtype=torch.int32) if window_sums else None
+        lo, hi = (-128.0, 127.0) if signed else (0.0, 255.0)
+        self._kernel().quantize_nhwc(v.data_ptr(), n, c, h, w, *v.stride(),
+                                     *(padding if geometry.kind == "conv" else (0, 0)), scale, float(zero), lo, hi,
+                                     zero & 255, torch.get_num_threads(), out.data_ptr(),
+                                     None if sums is None else sums.data_ptr())
+        window = None if sums is None else geometry.pool_sums(sums.float()).reshape(-1)  # < 2^24: exact
+        return out, offs, dims, window
+
+    def _kernel(self):  # noqa: ANN202 - a ctypes library
+        kernel = load_kernel(self.portable)
+        if kernel is None:
+            raise RuntimeError("lut engine: the compiled kernel is unavailable")
+        return kernel
+
     def _run(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
              zero_code: int, epilogue: Epilogue | None) -> torch.Tensor:
         """The kernel's (P, OB * blocks) uint32 sums (shift not yet removed); with an epilogue it also
@@ -265,10 +310,7 @@ class LutEngine:
         rows = x.shape[0] * ho * wo
         out = torch.empty(rows, self._ob * self._nb, dtype=torch.uint32)
         threads = max(1, min(torch.get_num_threads(), rows // 256))
-        kernel = load_kernel(self.portable)
-        if kernel is None:
-            raise RuntimeError("lut engine: the compiled kernel is unavailable")
-        status = kernel.lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
+        status = self._kernel().lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
                                self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
                                LUT_TILE_ROWS, rows, threads, epilogue, out.data_ptr())
         if status:

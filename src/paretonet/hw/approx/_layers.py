@@ -117,26 +117,26 @@ class ApproxLayer(NonDifferentiable):
                     self._bag = BagEngine(self._table)
                 acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), self._weight_key(wi, zw))
         acc = acc.double().reshape(out_shape)
-        window, corr = self._corrections(xq, wq, zx, zw)
-        if window is not None:
-            acc.sub_(window.double().reshape(*out_shape[:-1], 1), alpha=zw)
+        if zw:  # window sums < 2^24: exact in float32
+            acc.sub_(self.geometry.window_sums(xq, self.padding, zx).double(), alpha=zw)
         if zx:
-            acc.sub_(corr)
+            acc.sub_(self._weight_correction(wq, zx, zw))
         return acc
 
-    def _corrections(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """The zero-point terms of the module docstring: each output position's window sum of x_q
-        (None when z_w = 0; < 2^24, exact in float32), flat, and per output z_x sum w_q - K z_x z_w."""
-        window = self.geometry.window_sums(xq, self.padding, zx).reshape(-1) if zw else None
+    @staticmethod
+    def _weight_correction(wq: torch.Tensor, zx: int, zw: int) -> torch.Tensor:
+        """Per output, the zero-point terms without x: z_x sum w_q - K z_x z_w (exact integers)."""
         w = wq.reshape(wq.shape[0], -1).double()
-        return window, zx * w.sum(1) - w.shape[1] * zx * zw
+        return zx * w.sum(1) - w.shape[1] * zx * zw
 
     def _lut_operands(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> tuple:
         """What LutEngine takes before the zero code: codes, offsets, dims, weight codes, weight key."""
+        x8, offs, dims = self.geometry.lut_operands(xq, self.padding, zx, self.multiplier.signed)
+        return (x8, offs, dims, *self._lut_weights(wq, zw))
+
+    def _lut_weights(self, wq: torch.Tensor, zw: int) -> tuple[torch.Tensor, tuple]:
         wi = wq.to(torch.int32) & 255
-        codes = xq.to(torch.int8).view(torch.uint8) if self.multiplier.signed else xq.to(torch.uint8)
-        x8, offs, dims = self.geometry.lut_operands(codes, self.padding, zx & 255)
-        return x8, offs, dims, self.geometry.bag_weights(wi), self._weight_key(wi, zw)
+        return self.geometry.bag_weights(wi), self._weight_key(wi, zw)
 
     def _weight_key(self, wi: torch.Tensor, zw: int) -> tuple:
         """Changes whenever the weight codes may have: the stacked tables are rebuilt then."""
@@ -182,16 +182,28 @@ class ApproxLayer(NonDifferentiable):
         if self.act.observing:
             self.act(x)
             return self.layer(x)
-        xq, wq, sx, sw, zx, zw = self.codes(x)
-        engine = self._engine_for(xq, wq, zx, zw)
+        if self.engine == "auto":
+            xq, wq, _, _, zx, zw = self.codes(x)
+            self._engine_for(xq, wq, zx, zw)
         bias = self.layer.bias
-        if engine == "lut" and (bias is None or bias.dtype == torch.float32):
-            # the kernel writes the output itself (same operations as _output, same bits)
-            window, corr = self._corrections(xq, wq, zx, zw)
-            y = self._lut_engine().output(*self._lut_operands(xq, wq, zx, zw), zx, window, zw, corr, sx * sw,
-                                          None if bias is None else bias.detach())
-            return self._layout(y.reshape(self.geometry.out_shape(xq, wq.shape[0], self.padding)))
-        return self._output(self.accumulate(xq, wq, zx, zw, engine), sx, sw)
+        if self.engine == "lut" and x.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32):
+            return self._lut_forward(x)
+        xq, wq, sx, sw, zx, zw = self.codes(x)
+        return self._output(self.accumulate(xq, wq, zx, zw, self.engine), sx, sw)
+
+    def _lut_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The lut engine end to end in the compiled kernel: quantizing the input and writing the
+        output use the same operations as codes() and _output(), so the bits are the same."""
+        sx, zx = self.input_qparams()
+        sw, zw = self.weight_qparams()
+        wq = self._codes(self.layer.weight.detach(), sw, zw)
+        engine = self._lut_engine()
+        x8, offs, dims, window = engine.quantize(x.detach(), self.geometry, self.padding, sx, zx, self.multiplier.signed,
+                                                 window_sums=bool(zw))
+        bias = None if self.layer.bias is None else self.layer.bias.detach()
+        y = engine.output(x8, offs, dims, *self._lut_weights(wq, zw), zx, window, zw,
+                          self._weight_correction(wq, zx, zw), sx * sw, bias)
+        return self._layout(y.reshape(self.geometry.out_shape(x, wq.shape[0], self.padding)))
 
     def _output(self, acc: torch.Tensor, sx: float, sw: float) -> torch.Tensor:
         y = (acc * (sx * sw)).to(torch.float32)

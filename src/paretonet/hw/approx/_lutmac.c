@@ -155,6 +155,124 @@ static void finish(const epilogue_t *e, const uint32_t *acc, int64_t width, int6
     }
 }
 
+/* One activation code, with the same float32 operations as the PyTorch path (ApproxLayer._codes):
+ * clamp(round_half_even(v / scale) + zero, lo, hi), as a byte (two's complement when signed).
+ * Selects only, so that loops over it vectorize. */
+static inline uint8_t code_of(float v, float scale, float zero, float lo, float hi) {
+    float q = v / scale;
+    q = q > 1e6f ? 1e6f : q; /* beyond [lo, hi] either way; keeps the rounding below exact */
+    q = q < -1e6f ? -1e6f : q;
+    q = (q + 12582912.0f) - 12582912.0f; /* + 1.5 * 2^23: rounds half to even for |q| < 2^22 */
+    q += zero;
+    q = q < lo ? lo : q;
+    q = q > hi ? hi : q;
+    q = q == q ? q : lo; /* NaN input */
+    return (uint8_t)(int32_t)q;
+}
+
+#define QBLOCK 64
+
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef uint8_t u8x16_mem __attribute__((vector_size(16), aligned(1), may_alias));
+#define LO8(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define HI8(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+/* dst row j (16 bytes, stride dst_stride) = column j of the 16 x 16 bytes at src (stride 16 * QBLOCK / 16):
+ * four rounds of interleaving row k with row k + 8 transpose a 16 x 16 block. */
+static inline void transpose16(const uint8_t *src, int64_t src_stride, uint8_t *dst, int64_t dst_stride) {
+    u8x16 r[16], t[16];
+    for (int k = 0; k < 16; k++) r[k] = *(const u8x16_mem *)(src + k * src_stride);
+    for (int round = 0; round < 4; round++) {
+        for (int k = 0; k < 8; k++) {
+            t[2 * k] = LO8(r[k], r[k + 8]);
+            t[2 * k + 1] = HI8(r[k], r[k + 8]);
+        }
+        memcpy(r, t, sizeof r);
+    }
+    for (int k = 0; k < 16; k++) *(u8x16_mem *)(dst + k * dst_stride) = r[k];
+}
+#define HAVE_TRANSPOSE16 1
+#endif
+
+/* out[i * out_stride + ch] = tmp[ch][i] for ch < cn, i < in. */
+static void transpose_block(uint8_t tmp[QBLOCK][QBLOCK], int64_t cn, int64_t in, uint8_t *out, int64_t out_stride) {
+    int64_t c16 = 0, i16 = 0;
+#ifdef HAVE_TRANSPOSE16
+    c16 = cn / 16 * 16;
+    i16 = in / 16 * 16;
+    for (int64_t c0 = 0; c0 < c16; c0 += 16)
+        for (int64_t i0 = 0; i0 < i16; i0 += 16) transpose16(&tmp[c0][i0], QBLOCK, out + i0 * out_stride + c0, out_stride);
+#endif
+    for (int64_t i = 0; i < in; i++)  /* what the 16 x 16 blocks left */
+        for (int64_t ch = i < i16 ? c16 : 0; ch < cn; ch++) out[i * out_stride + ch] = tmp[ch][i];
+}
+
+/* The kernel's input from a layer's float input x (N, C, H, W) at element strides (sn, sc, sy, sx):
+ * codes, padded with `pad`, channels last (N, H + 2 ph, W + 2 pw, C), in one pass; and, unless
+ * NULL, each padded pixel's sum of codes (N, H + 2 ph, W + 2 pw) for the zero-point correction. */
+void quantize_nhwc(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t sn, int64_t sc,
+                   int64_t sy, int64_t sx, int64_t ph, int64_t pw, float scale, float zero, float lo, float hi,
+                   uint8_t pad, int64_t threads, uint8_t *out, int32_t *pixel_sums) {
+    int64_t hp = h + 2 * ph, wp = w + 2 * pw;
+    int is_signed = lo < 0;
+    int32_t pad_sum = (int32_t)c * (is_signed ? (int8_t)pad : pad);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+    for (int64_t r = 0; r < n * hp; r++) {
+        int64_t y = r % hp - ph;
+        uint8_t *o = out + r * wp * c;
+        int32_t *ps = pixel_sums ? pixel_sums + r * wp : NULL;
+        int64_t x0 = y < 0 || y >= h ? wp : pw, x1 = y < 0 || y >= h ? wp : pw + w; /* interior [x0, x1) */
+        memset(o, pad, (size_t)(x0 * c));
+        memset(o + x1 * c, pad, (size_t)((wp - x1) * c));
+        if (ps) {
+            for (int64_t i = 0; i < x0; i++) ps[i] = pad_sum;
+            for (int64_t i = x1; i < wp; i++) ps[i] = pad_sum;
+            for (int64_t i = x0; i < x1; i++) ps[i] = 0;
+        }
+        if (x0 == x1) continue;
+        const float *xr = x + (r / hp) * sn + y * sy;
+        uint8_t *oi = o + x0 * c;
+        if (sc == 1) { /* channels-last input: both sides contiguous */
+            for (int64_t i = 0; i < w; i++) {
+                uint8_t *oc = oi + i * c;
+                for (int64_t ch = 0; ch < c; ch++) oc[ch] = code_of(xr[i * sx + ch], scale, zero, lo, hi);
+                if (ps) {
+                    int32_t sum = 0;
+                    if (is_signed)
+                        for (int64_t ch = 0; ch < c; ch++) sum += (int8_t)oc[ch];
+                    else
+                        for (int64_t ch = 0; ch < c; ch++) sum += oc[ch];
+                    ps[x0 + i] = sum;
+                }
+            }
+            continue;
+        }
+        uint8_t tmp[QBLOCK][QBLOCK]; /* blocks of channel rows: quantized contiguously, then transposed */
+        for (int64_t c0 = 0; c0 < c; c0 += QBLOCK) {
+            int64_t cn = c - c0 < QBLOCK ? c - c0 : QBLOCK;
+            for (int64_t i0 = 0; i0 < w; i0 += QBLOCK) {
+                int64_t in = w - i0 < QBLOCK ? w - i0 : QBLOCK;
+                int32_t sums[QBLOCK] = {0}; /* local: the byte stores above cannot alias it */
+                for (int64_t ch = 0; ch < cn; ch++) {
+                    const float *src = xr + (c0 + ch) * sc + i0 * sx;
+                    uint8_t *t = tmp[ch];
+                    for (int64_t i = 0; i < in; i++) t[i] = code_of(src[i * sx], scale, zero, lo, hi);
+                    if (ps && is_signed)
+                        for (int64_t i = 0; i < in; i++) sums[i] += (int8_t)t[i];
+                    else if (ps)
+                        for (int64_t i = 0; i < in; i++) sums[i] += t[i];
+                }
+                if (ps)
+                    for (int64_t i = 0; i < in; i++) ps[x0 + i0 + i] += sums[i];
+                transpose_block(tmp, cn, in, oi + i0 * c + c0, c);
+            }
+        }
+    }
+    (void)threads;
+}
+
 /* Rows [p0, p1) of the accumulators (P, ob * n_oblocks) uint32, row-major, in tiles of `tile` rows
  * and K slices of `slice` positions. skip: a code whose table rows all equal skip_value, or -1.
  * The accumulators are written to out; with an epilogue, each finished tile is also turned into

@@ -104,4 +104,8 @@ def load_kernel(portable: bool = False) -> ctypes.CDLL | None:
     lib.lutmac.argtypes = [ptr, i64, i64, i64, i64, i64, i64, i64, ptr, i64, ptr, i64, i64, ctypes.c_int,
                            ctypes.c_uint32, i64, i64, i64, i64, ctypes.POINTER(Epilogue), ptr]
     lib.lutmac.restype = ctypes.c_int
+    f32 = ctypes.c_float
+    lib.quantize_nhwc.argtypes = [ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, f32, f32, f32, f32,
+                                  ctypes.c_uint8, i64, ptr, ptr]
+    lib.quantize_nhwc.restype = None
     return lib
