@@ -211,6 +211,31 @@ def test_a_compiler_without_openmp_builds_the_posix_threads_kernel(tmp_path, mon
         assert torch.equal(layer(x), layer.integer_reference(x))
 
 
+@pytest.mark.parametrize("engine", ["bag", "lut"])
+def test_cached_weight_codes_follow_every_kind_of_weight_update(engine):
+    if engine == "lut" and not HAS_CC:
+        pytest.skip("needs a C compiler")
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(9)).relu()
+    conv = nn.Conv2d(3, 5, 3, padding=1)
+    m = build_design("drum:k=4")
+    layer = ApproxLayer(conv, m, engine=engine)
+    calibrate(layer, x)
+
+    def fresh() -> torch.Tensor:  # a new layer on the current weights: no cache to go stale
+        other = ApproxLayer(copy.deepcopy(conv), m, engine="gather")
+        calibrate(other, x)
+        return other(x)
+
+    with torch.no_grad():
+        layer(x)
+        conv.weight.mul_(0.5)  # in place: bumps the version counter
+        assert torch.equal(layer(x), fresh())
+        conv.weight.data[[0, 1]] = conv.weight.data[[1, 0]]  # through .data: same version, same sum
+        assert torch.equal(layer(x), fresh())
+        conv.weight = nn.Parameter(torch.randn(5, 3, 3, 3))  # a new tensor
+        assert torch.equal(layer(x), fresh())
+
+
 def test_a_layer_that_ran_the_kernel_can_be_copied():
     x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(6))
     layer = ApproxLayer(nn.Conv2d(3, 4, 3), build_design("drum:k=4"))

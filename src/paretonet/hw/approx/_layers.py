@@ -14,6 +14,7 @@ training use the surrogate, the same layer with exact products on fake-quantized
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -33,6 +34,18 @@ from ._engines import (
 )
 from ._multiplier import Multiplier
 from ._native import load_kernel
+
+
+@dataclass(frozen=True)
+class WeightCodes:
+    """A layer's weight codes and what the engines derive from them; `key` changes with the weights."""
+
+    key: tuple
+    scale: float
+    zero: int
+    codes: torch.Tensor  # float codes, the weight's shape
+    bag: torch.Tensor  # (O, K) int32 codes in Geometry.bag_weights' K order
+    sums: torch.Tensor  # (O,) float64: each output's sum of codes
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -67,6 +80,8 @@ class ApproxLayer(NonDifferentiable):
         form = bit_linear_error(multiplier)
         self._lowrank = None if form is None else LowRankEngine(form)
         self.engine_times_s: dict[str, float] = {}
+        self._weights: WeightCodes | None = None
+        self._probe: torch.Tensor | None = None
 
     def extra_repr(self) -> str:
         return f"multiplier={self.multiplier.name}, engine={self.engine}"
@@ -93,55 +108,61 @@ class ApproxLayer(NonDifferentiable):
     def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float, int, int]:
         """Activation codes (unpadded), weight codes, scales and zero points."""
         sx, zx = self.input_qparams()
-        sw, zw = self.weight_qparams()
-        return self._codes(x.detach(), sx, zx), self._codes(self.layer.weight.detach(), sw, zw), sx, sw, zx, zw
+        w = self.weight_codes()
+        return self._codes(x.detach(), sx, zx), w.codes, sx, w.scale, zx, w.zero
+
+    def weight_codes(self) -> WeightCodes:
+        """The weights' codes, recomputed only when the weights change."""
+        key = self._weight_fingerprint()
+        if self._weights is None or self._weights.key != key:
+            sw, zw = self.weight_qparams()
+            wq = self._codes(self.layer.weight.detach(), sw, zw)
+            bag = self.geometry.bag_weights(wq.to(torch.int32) & 255).contiguous()
+            self._weights = WeightCodes(key, sw, zw, wq, bag, wq.reshape(wq.shape[0], -1).double().sum(1))
+        return self._weights
+
+    def _weight_fingerprint(self) -> tuple:
+        """Changes whenever the weights do, also when they are written through .data (which keeps
+        _version) or permuted: their dot product with fixed random numbers is part of it."""
+        w = self.layer.weight.detach()
+        if self._probe is None or self._probe.shape != w.shape or self._probe.dtype != w.dtype:
+            self._probe = torch.rand(w.shape, generator=torch.Generator().manual_seed(0), dtype=w.dtype)
+        return (w.data_ptr(), w._version, tuple(w.shape), float(torch.dot(w.reshape(-1), self._probe.reshape(-1))))
 
     # -- integer accumulation ----------------------------------------------------------------
-    def accumulate(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int, engine: str) -> torch.Tensor:
+    def accumulate(self, xq: torch.Tensor, zx: int, engine: str) -> torch.Tensor:
         """The corrected accumulator of the module docstring: exact integers in float64, channels last."""
+        w = self.weight_codes()
+        zw = w.zero
         if engine == "lowrank":
             if self._lowrank is None:
                 raise ConfigError(f"engine 'lowrank': multiplier {self.multiplier.name} has no bit-linear error form; "
                                   "use lut, bag or gather")
-            return self._lowrank(xq, wq, zx, zw, self.geometry, self.padding)
-        out_shape = self.geometry.out_shape(xq, wq.shape[0], self.padding)
+            return self._lowrank(xq, w.codes, zx, zw, self.geometry, self.padding)
+        out_shape = self.geometry.out_shape(xq, w.codes.shape[0], self.padding)
         if engine == "lut":
-            acc = self._lut_engine()(*self._lut_operands(xq, wq, zx, zw), zx)
+            x8, offs, dims = self.geometry.lut_operands(xq, self.padding, zx, self.multiplier.signed)
+            acc = self._lut_engine()(x8, offs, dims, w.bag, w.key, zx)
         else:
-            wi = wq.to(torch.int32) & 255
             xi = self.geometry.pad(xq, self.padding, zx).to(torch.int32) & 255
             if engine == "gather":
+                wi = w.codes.to(torch.int32) & 255
                 acc = gather_accumulate(self._table, self.geometry.patches(xi), wi.reshape(wi.shape[0], -1))
             else:
                 if self._bag is None:
                     self._bag = BagEngine(self._table)
-                acc = self._bag(self.geometry.index_chunks(xi), self.geometry.bag_weights(wi), self._weight_key(wi, zw))
+                acc = self._bag(self.geometry.index_chunks(xi), w.bag, w.key)
         acc = acc.double().reshape(out_shape)
         if zw:  # window sums < 2^24: exact in float32
             acc.sub_(self.geometry.window_sums(xq, self.padding, zx).double(), alpha=zw)
         if zx:
-            acc.sub_(self._weight_correction(wq, zx, zw))
+            acc.sub_(self._weight_correction(w, zx))
         return acc
 
     @staticmethod
-    def _weight_correction(wq: torch.Tensor, zx: int, zw: int) -> torch.Tensor:
+    def _weight_correction(w: WeightCodes, zx: int) -> torch.Tensor:
         """Per output, the zero-point terms without x: z_x sum w_q - K z_x z_w (exact integers)."""
-        w = wq.reshape(wq.shape[0], -1).double()
-        return zx * w.sum(1) - w.shape[1] * zx * zw
-
-    def _lut_operands(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> tuple:
-        """What LutEngine takes before the zero code: codes, offsets, dims, weight codes, weight key."""
-        x8, offs, dims = self.geometry.lut_operands(xq, self.padding, zx, self.multiplier.signed)
-        return (x8, offs, dims, *self._lut_weights(wq, zw))
-
-    def _lut_weights(self, wq: torch.Tensor, zw: int) -> tuple[torch.Tensor, tuple]:
-        wi = wq.to(torch.int32) & 255
-        return self.geometry.bag_weights(wi), self._weight_key(wi, zw)
-
-    def _weight_key(self, wi: torch.Tensor, zw: int) -> tuple:
-        """Changes whenever the weight codes may have: the stacked tables are rebuilt then."""
-        weight = self.layer.weight
-        return (weight.data_ptr(), weight._version, zw, float(wi.sum()))
+        return zx * w.sums - w.bag.shape[1] * zx * w.zero
 
     def lut_available(self) -> bool:
         """The compiled engine can run this layer: a C compiler built it and K fits its uint32 sums."""
@@ -157,21 +178,21 @@ class ApproxLayer(NonDifferentiable):
 
     def accumulator(self, x: torch.Tensor, engine: str | None = None) -> torch.Tensor:
         """The corrected integer accumulator as int64 (channels last), by `engine` or the layer's."""
-        xq, wq, _, _, zx, zw = self.codes(x)
-        return self.accumulate(xq, wq, zx, zw, engine or self._engine_for(xq, wq, zx, zw)).to(torch.int64)
+        xq, _, _, _, zx, _ = self.codes(x)
+        return self.accumulate(xq, zx, engine or self._engine_for(xq, zx)).to(torch.int64)
 
-    def _engine_for(self, xq: torch.Tensor, wq: torch.Tensor, zx: int, zw: int) -> str:
+    def _engine_for(self, xq: torch.Tensor, zx: int) -> str:
         """Fixed engine, or (auto) time each fast engine on this batch (best of two, warm) and keep
         the fastest: the compiled lut kernel when it is available, else bag; lowrank where it applies."""
         if self.engine == "auto":
             candidates = ["lut" if self.lut_available() else "bag"]
             candidates += ["lowrank"] if self._lowrank is not None else []
             for name in candidates if len(candidates) > 1 else ():
-                self.accumulate(xq, wq, zx, zw, name)  # warm-up: builds the stacked table once
+                self.accumulate(xq, zx, name)  # warm-up: builds the stacked table once
                 times = []
                 for _ in range(2):
                     start = time.perf_counter()
-                    self.accumulate(xq, wq, zx, zw, name)
+                    self.accumulate(xq, zx, name)
                     times.append(time.perf_counter() - start)
                 self.engine_times_s[name] = min(times)
             self.engine = min(candidates, key=lambda n: self.engine_times_s.get(n, 0.0))
@@ -183,27 +204,26 @@ class ApproxLayer(NonDifferentiable):
             self.act(x)
             return self.layer(x)
         if self.engine == "auto":
-            xq, wq, _, _, zx, zw = self.codes(x)
-            self._engine_for(xq, wq, zx, zw)
+            xq, _, _, _, zx, _ = self.codes(x)
+            self._engine_for(xq, zx)
         bias = self.layer.bias
         if self.engine == "lut" and x.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32):
             return self._lut_forward(x)
-        xq, wq, sx, sw, zx, zw = self.codes(x)
-        return self._output(self.accumulate(xq, wq, zx, zw, self.engine), sx, sw)
+        xq, _, sx, sw, zx, _ = self.codes(x)
+        return self._output(self.accumulate(xq, zx, self.engine), sx, sw)
 
     def _lut_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The lut engine end to end in the compiled kernel: quantizing the input and writing the
         output use the same operations as codes() and _output(), so the bits are the same."""
         sx, zx = self.input_qparams()
-        sw, zw = self.weight_qparams()
-        wq = self._codes(self.layer.weight.detach(), sw, zw)
+        w = self.weight_codes()
         engine = self._lut_engine()
         x8, offs, dims, window = engine.quantize(x.detach(), self.geometry, self.padding, sx, zx, self.multiplier.signed,
-                                                 window_sums=bool(zw))
+                                                 window_sums=bool(w.zero))
         bias = None if self.layer.bias is None else self.layer.bias.detach()
-        y = engine.output(x8, offs, dims, *self._lut_weights(wq, zw), zx, window, zw,
-                          self._weight_correction(wq, zx, zw), sx * sw, bias)
-        return self._layout(y.reshape(self.geometry.out_shape(x, wq.shape[0], self.padding)))
+        y = engine.output(x8, offs, dims, w.bag, w.key, zx, window, w.zero, self._weight_correction(w, zx),
+                          sx * w.scale, bias)
+        return self._layout(y.reshape(self.geometry.out_shape(x, w.bag.shape[0], self.padding)))
 
     def _output(self, acc: torch.Tensor, sx: float, sw: float) -> torch.Tensor:
         y = (acc * (sx * sw)).to(torch.float32)
@@ -226,5 +246,5 @@ class ApproxLayer(NonDifferentiable):
 
     def integer_reference(self, x: torch.Tensor) -> torch.Tensor:
         """Slow reference of the whole layer: int64 gather of every product, then the same output formula."""
-        xq, wq, sx, sw, zx, zw = self.codes(x)
-        return self._output(self.accumulate(xq, wq, zx, zw, "gather"), sx, sw)
+        xq, _, sx, sw, zx, _ = self.codes(x)
+        return self._output(self.accumulate(xq, zx, "gather"), sx, sw)
