@@ -118,7 +118,7 @@ def _check_engines(m: Multiplier, k_big: bool) -> None:
         if HAS_CC:  # the kernel writes the layer's output itself: the same bits as the reference path
             layer.engine = "lut"
             assert torch.equal(layer(x), out), (m.name, "lut output", type(conv).__name__)
-            # the kernel built without -march=native: generic vector code instead of AVX-512
+            # the portable build: generic vectors and the other accumulation form (_native.py)
             layer._lut = LutEngine(layer._table, portable=True)
             assert torch.equal(layer.accumulator(x, "lut"), ref), (m.name, "lut/portable", type(conv).__name__)
             assert torch.equal(layer(x), out), (m.name, "lut/portable output", type(conv).__name__)

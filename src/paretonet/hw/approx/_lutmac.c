@@ -13,9 +13,8 @@
  * Speed, all exact:
  * - K runs in slices: a slice of T (~1 MB) stays in L2 while every row of a tile (up to `tile`
  *   rows) reads it; a row's accumulators stay in registers within a slice.
- * - No widening: a row of uint16 is read as uint32 lanes, each holding two outputs (lo + hi<<16).
- *   Summing the raw lanes and the lanes >> 16 separately gives both sums: lo = all - (hi << 16)
- *   (mod 2^32, exact while each sum is below 2^32).
+ * - A row is summed with the target's widest vectors: pair form with AVX-512, widening loads
+ *   otherwise (see LUTMAC_PAIR_FORM below).
  * - One code (the real zero after ReLU) may be skipped when its table rows are one constant c:
  *   the rows of a window are compacted to the other codes first and c is added per skipped one.
  */
@@ -23,19 +22,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
 #define MAX_SLICE 4096
 
-/* 16 uint32 lanes = 32 outputs; plain GCC/Clang vectors (AVX-512: one register, AVX2: two). */
-typedef uint32_t u32x16 __attribute__((vector_size(64)));
-/* 8 lanes = 16 outputs, for narrow layers. */
+/* Plain GCC/Clang vectors; the kernels use the widest one the target has registers for (a wider
+ * one is split by the compiler into pieces that go through the stack: 6x slower, measured). */
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+typedef uint16_t u16x4 __attribute__((vector_size(8)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
 /* Unaligned, aliasing views of memory as those vectors: one vector load/store each. */
-typedef uint32_t u32x16_mem __attribute__((vector_size(64), aligned(2), may_alias));
+typedef uint32_t u32x4_mem __attribute__((vector_size(16), aligned(2), may_alias));
 typedef uint32_t u32x8_mem __attribute__((vector_size(32), aligned(2), may_alias));
+typedef uint32_t u32x16_mem __attribute__((vector_size(64), aligned(2), may_alias));
+typedef uint16_t u16x4_mem __attribute__((vector_size(8), aligned(2), may_alias));
+typedef uint16_t u16x8_mem __attribute__((vector_size(16), aligned(2), may_alias));
+typedef uint16_t u16x16_mem __attribute__((vector_size(32), aligned(2), may_alias));
 
 static inline int64_t origin(int64_t p, int64_t ho, int64_t wo, int64_t hp, int64_t wp, int64_t c,
                              int64_t sh, int64_t sw) {
@@ -84,9 +91,10 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
     return n;
 }
 
-/* Accumulate K positions [k0, k1) of `rows` windows into acc, kept in pair form between slices
- * (NV "all" vectors, then NV "hi" vectors per window); skipped[r] counts skipped operands. */
-#define DEFINE_BLOCK(OB, VT, VM, NV)                                                                \
+/* Accumulate K positions [k0, k1) of `rows` windows into acc (OB uint32 per window, kept in the
+ * kernel's accumulator form between slices); skipped[r] counts skipped operands. ADD_ROW adds
+ * the table row `row` (OB uint16) to the NV vectors acc_v. */
+#define DEFINE_BLOCK(OB, VT, VM, NV, ADD_ROW)                                                       \
     static void block_##OB(const uint8_t *x, const int64_t *org, int64_t rows, const int32_t *offs,  \
                            int64_t k0, int64_t k1, const uint16_t *t, uint32_t *acc,               \
                            int64_t acc_stride, int skip, uint32_t *skipped) {                       \
@@ -94,33 +102,72 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
         for (int64_t r = 0; r < rows; r++) {                                                        \
             int64_t n = collect(x + org[r], offs, k0, k1, skip, list);                              \
             skipped[r] += (uint32_t)(k1 - k0 - n);                                                  \
-            VM *da = (VM *)(acc + r * acc_stride), *dh = (VM *)(acc + r * acc_stride + OB / 2);     \
-            VT all[NV], hi[NV];                                                                     \
-            for (int j = 0; j < NV; j++) {                                                          \
-                all[j] = da[j];                                                                     \
-                hi[j] = dh[j];                                                                      \
-            }                                                                                       \
+            VM *dst = (VM *)(acc + r * acc_stride);                                                 \
+            VT acc_v[NV];                                                                           \
+            for (int j = 0; j < NV; j++) acc_v[j] = dst[j];                                         \
             for (int64_t i = 0; i < n; i++) {                                                       \
-                const VM *row = (const VM *)(t + (int64_t)list[i] * OB);                            \
-                for (int j = 0; j < NV; j++) {                                                      \
-                    VT v = row[j];                                                                  \
-                    all[j] += v;                                                                    \
-                    hi[j] += v >> 16;                                                               \
-                }                                                                                   \
+                const uint16_t *row = t + (int64_t)list[i] * OB;                                    \
+                ADD_ROW                                                                             \
             }                                                                                       \
-            for (int j = 0; j < NV; j++) {                                                          \
-                da[j] = all[j];                                                                     \
-                dh[j] = hi[j];                                                                      \
-            }                                                                                       \
+            for (int j = 0; j < NV; j++) dst[j] = acc_v[j];                                         \
         }                                                                                           \
     }
 
-DEFINE_BLOCK(16, u32x8, u32x8_mem, 1)
-DEFINE_BLOCK(32, u32x16, u32x16_mem, 1)
-DEFINE_BLOCK(64, u32x16, u32x16_mem, 2)
+/* Two ways to sum a row; each was the faster one on a machine where both were measured:
+ * - Pair form, no widening (AVX-512): a row is read as uint32 lanes, each holding two outputs
+ *   (lo + hi << 16). The first NV/2 vectors sum the raw lanes ("all"), the last NV/2 the lanes
+ *   >> 16 ("hi"); then lo = all - (hi << 16) (mod 2^32, exact while each sum is below 2^32).
+ * - Widening loads (AVX2 vpmovzxwd, SSE, NEON): acc holds the sums in output order. 2.8x faster
+ *   than the pair form on an AVX2 machine, whose vector shifts were the bottleneck.
+ * -DLUTMAC_PAIR_FORM=0/1 forces one: the tests' portable build takes the form the native build
+ * does not take, so both are checked bit-exact on every machine. */
+#ifndef LUTMAC_PAIR_FORM
+#ifdef __AVX512F__
+#define LUTMAC_PAIR_FORM 1
+#else
+#define LUTMAC_PAIR_FORM 0
+#endif
+#endif
 
-/* Pair form (OB/2 "all" lanes, OB/2 "hi" lanes) -> OB sums in output order, in place. */
-static void unpair(uint32_t *dst, int64_t ob, uint32_t extra) {
+int lutmac_pair_form(void) { return LUTMAC_PAIR_FORM; }
+
+#if LUTMAC_PAIR_FORM
+#define BODY(VT, HM, NV)                                                                            \
+    for (int j = 0; j < NV / 2; j++) {                                                              \
+        VT v = ((const VT##_mem *)row)[j];                                                          \
+        acc_v[j] += v;                                                                              \
+        acc_v[NV / 2 + j] += v >> 16;                                                               \
+    }
+#elif defined(__AVX2__) && !defined(__AVX512F__)
+/* GCC splits __builtin_convertvector to 256 bits into two 128-bit halves; the intrinsic is one
+ * vpmovzxwd with a memory operand. */
+#define BODY(VT, HM, NV)                                                                            \
+    for (int j = 0; j < NV; j++)                                                                    \
+        acc_v[j] += (u32x8)_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)row + j));
+#else
+#define BODY(VT, HM, NV)                                                                            \
+    for (int j = 0; j < NV; j++)                                                                    \
+        acc_v[j] += __builtin_convertvector(((const HM *)row)[j], VT);
+#endif
+
+/* NV = OB / lanes vectors per window, in the widest vectors the target has registers for. */
+#if defined(__AVX512F__)
+DEFINE_BLOCK(16, u32x8, u32x8_mem, 2, BODY(u32x8, u16x8_mem, 2))
+DEFINE_BLOCK(32, u32x16, u32x16_mem, 2, BODY(u32x16, u16x16_mem, 2))
+DEFINE_BLOCK(64, u32x16, u32x16_mem, 4, BODY(u32x16, u16x16_mem, 4))
+#elif defined(__AVX2__)
+DEFINE_BLOCK(16, u32x8, u32x8_mem, 2, BODY(u32x8, u16x8_mem, 2))
+DEFINE_BLOCK(32, u32x8, u32x8_mem, 4, BODY(u32x8, u16x8_mem, 4))
+DEFINE_BLOCK(64, u32x8, u32x8_mem, 8, BODY(u32x8, u16x8_mem, 8))
+#else /* SSE2, NEON, the portable build */
+DEFINE_BLOCK(16, u32x4, u32x4_mem, 4, BODY(u32x4, u16x4_mem, 4))
+DEFINE_BLOCK(32, u32x4, u32x4_mem, 8, BODY(u32x4, u16x4_mem, 8))
+DEFINE_BLOCK(64, u32x4, u32x4_mem, 16, BODY(u32x4, u16x4_mem, 16))
+#endif
+
+/* The kernel's accumulators -> OB sums in output order, in place, plus `extra` each. */
+static void finish_sums(uint32_t *dst, int64_t ob, uint32_t extra) {
+#if LUTMAC_PAIR_FORM
     uint32_t tmp[64];
     for (int64_t i = 0; i < ob / 2; i++) {
         uint32_t all = dst[i], hi = dst[ob / 2 + i];
@@ -128,6 +175,9 @@ static void unpair(uint32_t *dst, int64_t ob, uint32_t extra) {
         tmp[2 * i + 1] = hi + extra;
     }
     memcpy(dst, tmp, (size_t)ob * sizeof(uint32_t));
+#else
+    for (int64_t i = 0; i < ob; i++) dst[i] += extra;
+#endif
 }
 
 /* The layer's output for rows whose accumulators are done: y = float(s * (acc - z_w * ws[p] - corr[o]))
@@ -308,7 +358,7 @@ static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int6
                 else if (ob == 32) block_32(x, org, rows, offs, k0, k1, tb, acc, width, skip, skipped);
                 else block_64(x, org, rows, offs, k0, k1, tb, acc, width, skip, skipped);
             }
-            for (int64_t r = 0; r < rows; r++) unpair(acc + r * width, ob, skipped[r] * skip_value);
+            for (int64_t r = 0; r < rows; r++) finish_sums(acc + r * width, ob, skipped[r] * skip_value);
         }
         if (epi) finish(epi, out + q0 * width, width, q0, rows);
     }

@@ -1,13 +1,16 @@
 """The compiled LUT-MAC kernel (_lutmac.c): built with the system C compiler on first use, cached.
 
 No Python extension toolchain is involved: the kernel is C (gnu11) with GCC/Clang vector types
-(plus AVX-512 intrinsics where the CPU has them), compiled to a shared library with
-`-O3 -march=native` (or without -march for the portable build the tests cross-check) and called
+(plus AVX2/AVX-512 intrinsics where the CPU has them), compiled to a shared library with
+`-O3 -march=native` and called
 through ctypes; it splits the rows over torch.get_num_threads() threads of PyTorch's OpenMP team
 (POSIX threads without OpenMP). The library is cached under PARETONET_CACHE (default
 ~/.cache/paretonet) keyed by the source, the flags, the compiler and this CPU; concurrent
 first uses each build into a temporary file and rename it into place. Without a compiler the
 engine is unavailable and the pure-PyTorch engines serve (one warning).
+
+The portable build, which the tests check against the native one, has no -march and takes the
+accumulation form (LUTMAC_PAIR_FORM in the source) that the native build does not take.
 """
 
 from __future__ import annotations
@@ -54,7 +57,11 @@ def build(portable: bool = False) -> Path:
     cc = _compiler()
     if cc is None:
         raise RuntimeError(f"no C compiler: CC={os.environ.get('CC', 'cc')!r} not found on PATH")
-    base = BASE_FLAGS + (() if portable else ("-march=native",))
+    if portable:
+        native = load_kernel(False)
+        base = BASE_FLAGS + (() if native is None else (f"-DLUTMAC_PAIR_FORM={1 - native.lutmac_pair_form()}",))
+    else:
+        base = BASE_FLAGS + ("-march=native",)
     try:
         return _build(cc, base + OPENMP_FLAGS, portable)
     except RuntimeError:
