@@ -170,7 +170,8 @@ def test_lut_kernel_build_is_cached_and_a_missing_compiler_falls_back(tmp_path, 
 @pytest.mark.parametrize("portable", [False, True])
 def test_the_kernels_quantizer_gives_the_pytorch_codes(portable):
     """Ties (x / scale = k + 0.5 round to even), values far outside the range, channels-last and
-    strided inputs, signed and unsigned codes: the same bytes as codes() + lut_operands."""
+    strided inputs, signed and unsigned codes: the same bytes as codes() + lut_operands. NaN, which
+    the PyTorch path leaves to the float-to-int cast, gives the lowest code, as -inf does."""
     g = torch.Generator().manual_seed(8)
     ties = (torch.arange(-600, 600) / 2).float()  # every half step, as x / scale with scale 1
     cases = [(nn.Conv2d(6, 2, 3, padding=(1, 2)), ties[:6 * 10 * 20].reshape(1, 6, 10, 20)),
@@ -180,7 +181,8 @@ def test_the_kernels_quantizer_gives_the_pytorch_codes(portable):
                  memory_format=torch.channels_last)),
              (nn.Conv2d(70, 2, 3, padding=1), torch.randn(2, 70, 3, 37, generator=g).mul(60)),  # 16 x 16 blocks
              (nn.Linear(300, 2), ties[100:1000].reshape(3, 300)),
-             (nn.Linear(7, 2), torch.tensor([[1e30, -1e30, 3e6, -3e6, 4194303.5, 0.5, -0.5]]))]
+             (nn.Linear(7, 2), torch.tensor([[1e30, -1e30, 3e6, -3e6, 4194303.5, 0.5, -0.5]])),
+             (nn.Linear(20, 2), torch.tensor([[float("nan"), 1.0, -1.0] * 6 + [float("nan"), 2.5]]))]
     for m in (build_design("exact"), build_design("exact:signed=1")):
         for layer_, x in cases:
             layer = ApproxLayer(layer_, m)
@@ -188,7 +190,7 @@ def test_the_kernels_quantizer_gives_the_pytorch_codes(portable):
             for scale, zero in ((1.0, 0), (1.0, 37), (0.37, 200), (3.1, 255)):
                 zero = 0 if m.signed else zero
                 got = engine.quantize(x, layer.geometry, layer.padding, scale, zero, m.signed, window_sums=True)
-                xq = layer._codes(x, scale, zero)
+                xq = layer._codes(x.nan_to_num(nan=float("-inf")), scale, zero)
                 want = layer.geometry.lut_operands(xq, layer.padding, zero, m.signed)
                 assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]) and got[2] == want[2], \
                     (m.name, type(layer_).__name__, scale, zero)

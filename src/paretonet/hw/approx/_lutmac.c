@@ -27,6 +27,9 @@
 #endif
 
 #define MAX_SLICE 4096
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define HAVE_SHUFFLEVECTOR 1
+#endif
 
 /* Plain GCC/Clang vectors; the kernels use the widest one the target has registers for (a wider
  * one is split by the compiler into pieces that go through the stack: 6x slower, measured). */
@@ -206,8 +209,7 @@ static void finish(const epilogue_t *e, const uint32_t *acc, int64_t width, int6
 }
 
 /* One activation code, with the same float32 operations as the PyTorch path (ApproxLayer._codes):
- * clamp(round_half_even(v / scale) + zero, lo, hi), as a byte (two's complement when signed).
- * Selects only, so that loops over it vectorize. */
+ * clamp(round_half_even(v / scale) + zero, lo, hi), as a byte (two's complement when signed). */
 static inline uint8_t code_of(float v, float scale, float zero, float lo, float hi) {
     float q = v / scale;
     q = q > 1e6f ? 1e6f : q; /* beyond [lo, hi] either way; keeps the rounding below exact */
@@ -220,9 +222,47 @@ static inline uint8_t code_of(float v, float scale, float zero, float lo, float 
     return (uint8_t)(int32_t)q;
 }
 
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef uint8_t u8x8 __attribute__((vector_size(8)));
+typedef uint8_t u8x32 __attribute__((vector_size(32)));
+typedef float f32x8_mem __attribute__((vector_size(32), aligned(4), may_alias));
+typedef uint8_t u8x8_mem __attribute__((vector_size(8), aligned(1), may_alias));
+
+/* m ? a : b, lane by lane (m from a vector comparison: all ones or zero). A macro: a function
+ * taking 32-byte vectors has a different ABI with and without AVX (a warning in portable builds). */
+#define SELECT8(m, a, b) ((f32x8)(((m) & (i32x8)(a)) | (~(m) & (i32x8)(b))))
+
+/* dst[i] = code_of(src[i]) for i < n: code_of's operations 8 lanes at a time (GCC leaves the
+ * scalar loop unvectorized: it turns its selects into branches). */
+static void codes_run(const float *src, int64_t n, float scale, float zero, float lo, float hi, uint8_t *dst) {
+    int64_t i = 0;
+#ifdef HAVE_SHUFFLEVECTOR
+    const f32x8 big = {1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f};
+    const f32x8 magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f,
+                         12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+    const f32x8 sv = {scale, scale, scale, scale, scale, scale, scale, scale};
+    const f32x8 zv = {zero, zero, zero, zero, zero, zero, zero, zero};
+    const f32x8 lov = {lo, lo, lo, lo, lo, lo, lo, lo}, hiv = {hi, hi, hi, hi, hi, hi, hi, hi};
+    for (; i + 8 <= n; i += 8) {
+        f32x8 q = *(const f32x8_mem *)(src + i) / sv;
+        q = SELECT8(q > big, big, q);
+        q = SELECT8(q < -big, -big, q);
+        q = (q + magic) - magic;
+        q += zv;
+        q = SELECT8(q < lov, lov, q);
+        q = SELECT8(q > hiv, hiv, q);
+        q = SELECT8(q == q, q, lov);
+        u8x32 bytes = (u8x32)__builtin_convertvector(q, i32x8); /* each code in its lane's low byte */
+        *(u8x8_mem *)(dst + i) = __builtin_shufflevector(bytes, bytes, 0, 4, 8, 12, 16, 20, 24, 28);
+    }
+#endif
+    for (; i < n; i++) dst[i] = code_of(src[i], scale, zero, lo, hi);
+}
+
 #define QBLOCK 64
 
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#ifdef HAVE_SHUFFLEVECTOR
 typedef uint8_t u8x16 __attribute__((vector_size(16)));
 typedef uint8_t u8x16_mem __attribute__((vector_size(16), aligned(1), may_alias));
 #define LO8(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
@@ -287,7 +327,7 @@ void quantize_nhwc(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, i
         if (sc == 1) { /* channels-last input: both sides contiguous */
             for (int64_t i = 0; i < w; i++) {
                 uint8_t *oc = oi + i * c;
-                for (int64_t ch = 0; ch < c; ch++) oc[ch] = code_of(xr[i * sx + ch], scale, zero, lo, hi);
+                codes_run(xr + i * sx, c, scale, zero, lo, hi, oc);
                 if (ps) {
                     int32_t sum = 0;
                     if (is_signed)
@@ -308,7 +348,13 @@ void quantize_nhwc(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, i
                 for (int64_t ch = 0; ch < cn; ch++) {
                     const float *src = xr + (c0 + ch) * sc + i0 * sx;
                     uint8_t *t = tmp[ch];
-                    for (int64_t i = 0; i < in; i++) t[i] = code_of(src[i * sx], scale, zero, lo, hi);
+                    /* the channel's next image row: 64+ streams are more than the hardware
+                     * prefetcher follows (1.65 -> 1.3 ms for 64x64x16x16 on the AVX2 VM) */
+                    if (r + 1 < n * hp) __builtin_prefetch(src + sy);
+                    if (sx == 1)
+                        codes_run(src, in, scale, zero, lo, hi, t);
+                    else
+                        for (int64_t i = 0; i < in; i++) t[i] = code_of(src[i * sx], scale, zero, lo, hi);
                     if (ps && is_signed)
                         for (int64_t i = 0; i < in; i++) sums[i] += (int8_t)t[i];
                     else if (ps)
