@@ -213,6 +213,23 @@ def test_a_compiler_without_openmp_builds_the_posix_threads_kernel(tmp_path, mon
         assert torch.equal(layer(x), layer.integer_reference(x))
 
 
+@pytest.mark.skipif(not HAS_CC, reason="needs a C compiler")
+@pytest.mark.parametrize("portable", [False, True])
+def test_the_kernel_is_exact_across_tile_and_slice_boundaries(monkeypatch, portable):
+    """Rows in many tiles (the last one short) and K in many slices (the last one short), with and
+    without the fused output: the same accumulators and output bits as the references."""
+    monkeypatch.setattr(engines_module, "LUT_TILE_ROWS", 7)
+    monkeypatch.setattr(engines_module, "LUT_SLICE_BYTES", 512 * 32 * 5)  # 5 positions at OB = 32
+    g = torch.Generator().manual_seed(11)
+    for conv, x in ((nn.Conv2d(5, 20, 3, padding=1), torch.randn(3, 5, 6, 7, generator=g).relu()),
+                    (nn.Linear(23, 40), torch.randn(50, 23, generator=g))):
+        layer = ApproxLayer(conv, get_multiplier("drum:k=4"), engine="lut")
+        calibrate(layer, x)
+        layer._lut = LutEngine(layer._table, portable=portable)
+        assert torch.equal(layer.accumulator(x), _int_reference(layer, x))
+        assert torch.equal(layer(x), layer.integer_reference(x))
+
+
 @pytest.mark.parametrize("engine", ["bag", "lut"])
 def test_cached_weight_codes_follow_every_kind_of_weight_update(engine):
     if engine == "lut" and not HAS_CC:

@@ -299,9 +299,9 @@ class LutEngine:
         return kernel
 
     def _run(self, x: torch.Tensor, offs: torch.Tensor, dims: tuple[int, ...], w: torch.Tensor, key: object,
-             zero_code: int, epilogue: Epilogue | None) -> torch.Tensor:
-        """The kernel's (P, OB * blocks) uint32 sums (shift not yet removed); with an epilogue it also
-        writes the layer's output."""
+             zero_code: int, epilogue: Epilogue | None) -> torch.Tensor | None:
+        """The kernel's (P, OB * blocks) uint32 sums (shift not yet removed); with an epilogue, None:
+        the kernel writes the layer's output instead."""
         hp, wp, c, ho, wo, sh, sw = dims
         k = w.shape[1]
         if k > LUT_MAX_K:
@@ -309,11 +309,11 @@ class LutEngine:
         self._prepare(w, key)
         skip, value = self._skip_for(zero_code & 255)
         rows = x.shape[0] * ho * wo
-        out = torch.empty(rows, self._ob * self._nb, dtype=torch.uint32)
+        out = None if epilogue else torch.empty(rows, self._ob * self._nb, dtype=torch.uint32)
         threads = max(1, min(torch.get_num_threads(), rows // 256))
         status = self._kernel().lutmac(x.data_ptr(), hp, wp, c, ho, wo, sh, sw, offs.data_ptr(), k, self._stack.data_ptr(),
                                self._ob, self._nb, skip, value, LUT_SLICE_BYTES // (512 * self._ob),
-                               LUT_TILE_ROWS, rows, threads, epilogue, out.data_ptr())
+                               LUT_TILE_ROWS, rows, threads, epilogue, None if out is None else out.data_ptr())
         if status:
             raise RuntimeError(f"lut kernel failed with status {status} (ob={self._ob}, K={k}, rows={rows})")
         return out

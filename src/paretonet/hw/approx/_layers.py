@@ -178,21 +178,23 @@ class ApproxLayer(NonDifferentiable):
 
     def accumulator(self, x: torch.Tensor, engine: str | None = None) -> torch.Tensor:
         """The corrected integer accumulator as int64 (channels last), by `engine` or the layer's."""
+        engine = engine or self._engine_for(x)
         xq, _, _, _, zx, _ = self.codes(x)
-        return self.accumulate(xq, zx, engine or self._engine_for(xq, zx)).to(torch.int64)
+        return self.accumulate(xq, zx, engine).to(torch.int64)
 
-    def _engine_for(self, xq: torch.Tensor, zx: int) -> str:
-        """Fixed engine, or (auto) time each fast engine on this batch (best of two, warm) and keep
-        the fastest: the compiled lut kernel when it is available, else bag; lowrank where it applies."""
+    def _engine_for(self, x: torch.Tensor) -> str:
+        """Fixed engine, or (auto) time each fast engine's whole forward on this batch (best of two,
+        warm) and keep the fastest: the compiled lut kernel when it is available, else bag; lowrank
+        where it applies."""
         if self.engine == "auto":
             candidates = ["lut" if self.lut_available() else "bag"]
             candidates += ["lowrank"] if self._lowrank is not None else []
             for name in candidates if len(candidates) > 1 else ():
-                self.accumulate(xq, zx, name)  # warm-up: builds the stacked table once
+                self._forward(x, name)  # warm-up: builds the stacked table once
                 times = []
                 for _ in range(2):
                     start = time.perf_counter()
-                    self.accumulate(xq, zx, name)
+                    self._forward(x, name)
                     times.append(time.perf_counter() - start)
                 self.engine_times_s[name] = min(times)
             self.engine = min(candidates, key=lambda n: self.engine_times_s.get(n, 0.0))
@@ -203,14 +205,14 @@ class ApproxLayer(NonDifferentiable):
         if self.act.observing:
             self.act(x)
             return self.layer(x)
-        if self.engine == "auto":
-            xq, _, _, _, zx, _ = self.codes(x)
-            self._engine_for(xq, zx)
+        return self._forward(x, self._engine_for(x))
+
+    def _forward(self, x: torch.Tensor, engine: str) -> torch.Tensor:
         bias = self.layer.bias
-        if self.engine == "lut" and x.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32):
+        if engine == "lut" and x.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32):
             return self._lut_forward(x)
         xq, _, sx, sw, zx, _ = self.codes(x)
-        return self._output(self.accumulate(xq, zx, self.engine), sx, sw)
+        return self._output(self.accumulate(xq, zx, engine), sx, sw)
 
     def _lut_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The lut engine end to end in the compiled kernel: quantizing the input and writing the

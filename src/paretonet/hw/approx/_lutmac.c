@@ -371,8 +371,8 @@ void quantize_nhwc(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, i
 
 /* Rows [p0, p1) of the accumulators (P, ob * n_oblocks) uint32, row-major, in tiles of `tile` rows
  * and K slices of `slice` positions. skip: a code whose table rows all equal skip_value, or -1.
- * The accumulators are written to out; with an epilogue, each finished tile is also turned into
- * the layer's output (epi->out). Returns 0, -1 for an unsupported argument, -2 when out of memory. */
+ * Without an epilogue the accumulators are written to out; with one, each finished tile is turned
+ * into the layer's output (epi->out) and out is not used. Returns 0, -1 for an unsupported argument, -2 when out of memory. */
 static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int64_t ho, int64_t wo,
                        int64_t sh, int64_t sw, const int32_t *offs, int64_t k, const uint16_t *t,
                        int64_t ob, int64_t n_oblocks, int skip, uint32_t skip_value, int64_t slice,
@@ -381,19 +381,24 @@ static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int6
         slice > MAX_SLICE || tile < 1)
         return -1;
     int64_t width = ob * n_oblocks;
+    if (p1 - p0 < tile) tile = p1 - p0 > 0 ? p1 - p0 : 1;
     int64_t *org = malloc((size_t)tile * sizeof *org);
     uint32_t *skipped = malloc((size_t)tile * sizeof *skipped);
-    if (org == NULL || skipped == NULL) {
+    /* with an epilogue the accumulators live only until their tile is finished: one tile's buffer */
+    uint32_t *buf = epi ? malloc((size_t)(tile * width) * sizeof *buf) : NULL;
+    if (org == NULL || skipped == NULL || (epi && buf == NULL)) {
         free(org);
         free(skipped);
+        free(buf);
         return -2;
     }
     for (int64_t q0 = p0; q0 < p1; q0 += tile) {
         int64_t rows = p1 - q0 < tile ? p1 - q0 : tile;
+        uint32_t *tile_acc = epi ? buf : out + q0 * width;
         for (int64_t r = 0; r < rows; r++) org[r] = origin(q0 + r, ho, wo, hp, wp, c, sh, sw);
         for (int64_t b = 0; b < n_oblocks; b++) {
             const uint16_t *tb = t + b * k * 256 * ob;
-            uint32_t *acc = out + q0 * width + b * ob;
+            uint32_t *acc = tile_acc + b * ob;
             for (int64_t r = 0; r < rows; r++) {
                 memset(acc + r * width, 0, (size_t)ob * sizeof(uint32_t));
                 skipped[r] = 0;
@@ -406,10 +411,11 @@ static int lutmac_rows(const uint8_t *x, int64_t hp, int64_t wp, int64_t c, int6
             }
             for (int64_t r = 0; r < rows; r++) finish_sums(acc + r * width, ob, skipped[r] * skip_value);
         }
-        if (epi) finish(epi, out + q0 * width, width, q0, rows);
+        if (epi) finish(epi, tile_acc, width, q0, rows);
     }
     free(org);
     free(skipped);
+    free(buf);
     return 0;
 }
 
