@@ -54,10 +54,21 @@ static inline int64_t origin(int64_t p, int64_t ho, int64_t wo, int64_t hp, int6
     return ((n * hp + oy * sh) * wp + ox * sw) * c;
 }
 
+#if defined(__AVX2__) && !(defined(__AVX512BW__) && defined(__AVX512VL__))
+#define COLLECT_AVX2 1
+/* compress_lanes[m]: the indices of the set bits of m, in order (AVX2 has no compress). */
+static uint8_t compress_lanes[256][8];
+__attribute__((constructor)) static void init_compress_lanes(void) {
+    for (int m = 0; m < 256; m++)
+        for (int b = 0, n = 0; b < 8; b++)
+            if (m >> b & 1) compress_lanes[m][n++] = (uint8_t)b;
+}
+#endif
+
 /* The table rows window p reads in K positions [k0, k1): list[i] = (k << 8) | a for every operand
- * a != skip (skip < 0: every operand). Returns the count. With AVX-512, 16 positions at a time:
- * compare, compress the kept (k << 8 | a) lanes, store (list has 16 entries of slack). offs
- * increases strictly (the caller's contract), so a span of m - 1 over m offsets is contiguous. */
+ * a != skip (skip < 0: every operand). Returns the count. With AVX-512 (AVX2), 16 (8) positions at
+ * a time: compare, compress the kept (k << 8 | a) lanes, store (list has 16 entries of slack).
+ * offs increases strictly (the caller's contract), so a span of m - 1 over m offsets is contiguous. */
 static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0, int64_t k1, int skip,
                               uint32_t *list) {
     int64_t n = 0;
@@ -81,6 +92,30 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
             __mmask16 keep = _mm512_mask_cmpneq_epu32_mask(lanes, a, skip_v);
             __m512i idx = _mm512_or_si512(_mm512_add_epi32(lane_k, _mm512_set1_epi32((int)(k << 8))), a);
             _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(keep, idx));
+            n += __builtin_popcount(keep);
+        }
+        return n;
+    }
+#elif defined(COLLECT_AVX2)
+    if (skip >= 0) {
+        const __m256i lane_k = _mm256_slli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), 8);
+        const __m256i skip_v = _mm256_set1_epi32(skip);
+        for (int64_t k = k0; k < k1; k += 8) {
+            int64_t m = k1 - k < 8 ? k1 - k : 8;
+            __m128i bytes;
+            if (m == 8 && offs[k + 7] - offs[k] == 7) { /* a contiguous run of channels */
+                bytes = _mm_loadl_epi64((const __m128i *)(xr + offs[k]));
+            } else {
+                uint8_t tmp[16] = {0};
+                for (int64_t i = 0; i < m; i++) tmp[i] = xr[offs[k + i]];
+                bytes = _mm_loadu_si128((const __m128i *)tmp);
+            }
+            __m256i a = _mm256_cvtepu8_epi32(bytes);
+            unsigned keep = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, skip_v)));
+            keep &= (1u << m) - 1;
+            __m256i idx = _mm256_or_si256(_mm256_add_epi32(lane_k, _mm256_set1_epi32((int)(k << 8))), a);
+            __m256i perm = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)compress_lanes[keep]));
+            _mm256_storeu_si256((__m256i *)(list + n), _mm256_permutevar8x32_epi32(idx, perm));
             n += __builtin_popcount(keep);
         }
         return n;
