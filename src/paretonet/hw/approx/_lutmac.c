@@ -11,8 +11,10 @@
  * position (n, oy, ox) and its K operands sit at origin(p) + offs[k] (linear layers: Hp = Wp = 1).
  *
  * Speed, all exact:
- * - K runs in slices: a slice of T (~1 MB) stays in L2 while every row of a tile (up to `tile`
- *   rows) reads it; a row's accumulators stay in registers within a slice.
+ * - K runs in slices: a slice of T (~1 MB) stays in cache while every row of a tile (up to `tile`
+ *   rows) reads it; a row's accumulators stay in registers within a slice. Where L2 is smaller
+ *   than a slice, table rows still wait on L3 or memory (about half the time on a 512 KB-L2
+ *   AVX2 VM); smaller slices or tiles measured slower there, not faster.
  * - A row is summed with the target's widest vectors: pair form with AVX-512, widening loads
  *   otherwise (see LUTMAC_PAIR_FORM below).
  * - One code (the real zero after ReLU) may be skipped when its table rows are one constant c:
