@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paretonet import TrainConfig
 from paretonet.cli import main
 from paretonet.errors import ConfigError, DataError, RegistryError
 from paretonet.hw._quantize import calibrate
@@ -341,7 +342,7 @@ def test_bin_round_trip_and_bad_tables(tmp_path):
 
 @pytest.fixture(scope="module")
 def lenet5(digits):
-    from paretonet import TrainConfig, train_architecture
+    from paretonet import train_architecture
 
     return train_architecture("lenet:lenet5", digits, TrainConfig(epochs=15, seed=0)).model.eval()
 
@@ -375,11 +376,12 @@ def test_ste_retraining_recovers_at_least_half_the_drop(lenet5, digits, shared):
     m = get_multiplier("mul8u_L40", dirs=[shared / "evoapprox" / "luts"])
     am = approximate_model(lenet5, m, digits.train.x[:2000])
     before = accuracy(am, digits.test)
-    retrain(am, digits, 2)
-    after = accuracy(am, digits.test)
     drop = base - before
     assert drop > 0.01, (base, before)
-    assert after - before >= drop / 2, (base, before, after)
+    for seed in (0, 1):  # not one lucky seed
+        tuned = retrain(copy.deepcopy(am), digits, 2, TrainConfig(seed=seed))
+        after = accuracy(tuned, digits.test)
+        assert after - before >= drop / 2, (seed, base, before, after)
 
 
 def test_robustness_of_an_approximate_model_uses_bpda_transfer_and_square(lenet5, digits):

@@ -68,18 +68,20 @@ def power_factors(model: nn.Module) -> dict[str, float]:
 
 
 def retrain(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig = TrainConfig(),
-            lr_scale: float = 1.0) -> nn.Module:
+            lr_scale: float = 0.3) -> nn.Module:
     """Straight-through fine-tuning: forward through the tables, gradient of the exact products.
 
-    Constant learning rate (the training's lr x lr_scale); the training loop keeps the best
-    validation epoch. (No comparison with the starting point: the float model was selected on the
-    same validation split, so its validation accuracy is biased upwards.)
+    Cosine schedule from the training's lr x lr_scale; the training loop keeps the best validation
+    epoch. (No comparison with the starting point: the float model was selected on the same
+    validation split, so its validation accuracy is biased upwards.) Measured on LeNet-5/digits
+    with mul8u_L40, 2 epochs, seeds 0-3: recovered 62-100 % of the drop, against 8-77 % with the
+    constant full lr this replaced (a converged model is thrown off by a restart at full lr).
     """
     if not approx_layers(model):
         raise ConfigError("retrain: the model has no approximate layers")
     if epochs:
         with gradient_mode(model, "bpda"):
-            train(model, dataset, replace(config, epochs=epochs, lr=config.lr * lr_scale, schedule="constant"))
+            train(model, dataset, replace(config, epochs=epochs, lr=config.lr * lr_scale, schedule="cosine"))
     model.eval()
     return model
 
