@@ -38,16 +38,20 @@
 typedef uint32_t u32x4 __attribute__((vector_size(16)));
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef uint32_t u32x16 __attribute__((vector_size(64)));
-typedef uint16_t u16x4 __attribute__((vector_size(8)));
-typedef uint16_t u16x8 __attribute__((vector_size(16)));
-typedef uint16_t u16x16 __attribute__((vector_size(32)));
-/* Unaligned, aliasing views of memory as those vectors: one vector load/store each. */
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef uint8_t u8x32 __attribute__((vector_size(32)));
+/* Unaligned, aliasing views of memory as vectors: one vector load/store each. */
 typedef uint32_t u32x4_mem __attribute__((vector_size(16), aligned(2), may_alias));
 typedef uint32_t u32x8_mem __attribute__((vector_size(32), aligned(2), may_alias));
 typedef uint32_t u32x16_mem __attribute__((vector_size(64), aligned(2), may_alias));
 typedef uint16_t u16x4_mem __attribute__((vector_size(8), aligned(2), may_alias));
 typedef uint16_t u16x8_mem __attribute__((vector_size(16), aligned(2), may_alias));
 typedef uint16_t u16x16_mem __attribute__((vector_size(32), aligned(2), may_alias));
+typedef float f32x8_mem __attribute__((vector_size(32), aligned(4), may_alias));
+typedef uint8_t u8x8_mem __attribute__((vector_size(8), aligned(1), may_alias));
+typedef uint8_t u8x16_mem __attribute__((vector_size(16), aligned(1), may_alias));
 
 static inline int64_t origin(int64_t p, int64_t ho, int64_t wo, int64_t hp, int64_t wp, int64_t c,
                              int64_t sh, int64_t sw) {
@@ -261,13 +265,6 @@ static inline uint8_t code_of(float v, float scale, float zero, float lo, float 
     return (uint8_t)(int32_t)q;
 }
 
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef int32_t i32x8 __attribute__((vector_size(32)));
-typedef uint8_t u8x8 __attribute__((vector_size(8)));
-typedef uint8_t u8x32 __attribute__((vector_size(32)));
-typedef float f32x8_mem __attribute__((vector_size(32), aligned(4), may_alias));
-typedef uint8_t u8x8_mem __attribute__((vector_size(8), aligned(1), may_alias));
-
 /* m ? a : b, lane by lane (m from a vector comparison: all ones or zero). A macro: a function
  * taking 32-byte vectors has a different ABI with and without AVX (a warning in portable builds). */
 #define SELECT8(m, a, b) ((f32x8)(((m) & (i32x8)(a)) | (~(m) & (i32x8)(b))))
@@ -302,8 +299,6 @@ static void codes_run(const float *src, int64_t n, float scale, float zero, floa
 #define QBLOCK 64
 
 #ifdef HAVE_SHUFFLEVECTOR
-typedef uint8_t u8x16 __attribute__((vector_size(16)));
-typedef uint8_t u8x16_mem __attribute__((vector_size(16), aligned(1), may_alias));
 #define LO8(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
 #define HI8(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
 /* dst row j (16 bytes, stride dst_stride) = column j of the 16 x 16 bytes at src (stride 16 * QBLOCK / 16):
