@@ -334,11 +334,12 @@ class LutEngine:
         o, k = w.shape
         y = torch.empty(x.shape[0] * dims[3] * dims[4], o, dtype=torch.float32)
         ws = None if window_sums is None else window_sums.to(torch.int32).contiguous()
-        corr64 = (corr.to(torch.int64) - self.offset * k).contiguous()
+        # doubles for the kernel's epilogue: exact, every term is an integer far below 2^53
+        corr_d = (corr.to(torch.int64) - self.offset * k).double().contiguous()
         b = None if bias is None else bias.contiguous()
         if b is not None and b.dtype != torch.float32:
             raise ValueError(f"lut engine output: bias dtype {b.dtype}, expected float32")
-        epi = Epilogue(None if ws is None else ws.data_ptr(), zw, corr64.data_ptr(), scale,
+        epi = Epilogue(None if ws is None else ws.data_ptr(), zw, corr_d.data_ptr(), scale,
                        None if b is None else b.data_ptr(), o, y.data_ptr())
         self._run(x, offs, dims, w, key, zero_code, epi)
         return y

@@ -240,11 +240,12 @@ static void finish_sums(uint32_t *dst, int64_t ob, uint32_t extra) {
 
 /* The layer's output for rows whose accumulators are done: y = float(s * (acc - z_w * ws[p] - corr[o]))
  * + bias[o], the same IEEE operations, in the same order, as the PyTorch path (double product, one
- * rounding to float, float bias add), so both give identical bits. */
+ * rounding to float, float bias add), so both give identical bits. The integer part is taken in
+ * doubles, exact for integers below 2^53 (these stay below 2^35), so that the loops vectorize. */
 typedef struct {
     const int32_t *window_sums; /* per row: sum of its window's codes, padding included; or NULL */
     int64_t zw;                 /* weight zero point */
-    const int64_t *corr;        /* per output: z_x sum w - K z_x z_w - table shift * K */
+    const double *corr;         /* per output, an integer: z_x sum w - K z_x z_w - table shift * K */
     double scale;               /* s_x * s_w */
     const float *bias;          /* per output, or NULL */
     int64_t o;                  /* outputs per row */
@@ -255,11 +256,11 @@ static void finish(const epilogue_t *e, const uint32_t *acc, int64_t width, int6
     for (int64_t r = 0; r < rows; r++) {
         const uint32_t *a = acc + r * width;
         float *y = e->out + (q0 + r) * e->o;
-        int64_t base = e->window_sums ? e->zw * (int64_t)e->window_sums[q0 + r] : 0;
-        for (int64_t j = 0; j < e->o; j++) {
-            float v = (float)((double)((int64_t)a[j] - base - e->corr[j]) * e->scale);
-            y[j] = e->bias ? v + e->bias[j] : v;
-        }
+        double base = e->window_sums ? (double)(e->zw * (int64_t)e->window_sums[q0 + r]) : 0.0;
+        if (e->bias) /* two loops: adding a zero bias would turn -0.0 into +0.0 */
+            for (int64_t j = 0; j < e->o; j++) y[j] = (float)((((double)a[j] - base) - e->corr[j]) * e->scale) + e->bias[j];
+        else
+            for (int64_t j = 0; j < e->o; j++) y[j] = (float)((((double)a[j] - base) - e->corr[j]) * e->scale);
     }
 }
 
