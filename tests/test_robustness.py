@@ -91,6 +91,20 @@ def test_eps_sweep_is_monotone(lenet):
     assert accs[0] == curve[0].clean_accuracy and accs == sorted(accs, reverse=True) and accs[-1] < 0.05
 
 
+def test_a_bad_eps_in_a_sweep_is_refused_before_any_attack_runs():
+    calls = []
+
+    class Counting(nn.Module):
+        def forward(self, x):
+            calls.append(len(x))
+            return torch.zeros(len(x), 10)
+
+    x, y = torch.rand(4, 1, 8, 8), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ConfigError, match="eps: got 2"):
+        robustness_curve(Counting().eval(), x, y, [0.1, 2.0], RobustnessConfig(preset="fast", sanity=False))
+    assert calls == []  # the valid first eps was not evaluated only to fail on the second
+
+
 def test_sanity_checks_pass_on_a_plain_model(lenet):
     model, x, y = lenet
     r = evaluate_robustness(model, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast"))

@@ -215,4 +215,5 @@ def robustness_curve(
     """Worst-case robust accuracy at each eps, each with its own sanity checks."""
     if not eps_values:
         raise ConfigError("eps: got an empty list, expected at least one value")
-    return tuple(evaluate_robustness(model, x, y, replace(config, eps=e), progress=progress) for e in eps_values)
+    configs = [replace(config, eps=e) for e in eps_values]  # every eps checked before the first attack runs
+    return tuple(evaluate_robustness(model, x, y, c, progress=progress) for c in configs)
