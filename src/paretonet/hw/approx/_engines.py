@@ -32,8 +32,8 @@ ENGINES = ("gather", "bag", "lut", "lowrank")
 LUT_BLOCKS = (16, 32, 64)  # output channels per kernel block (_lutmac.c)
 LUT_MAX_K = 65536  # uint32 sums of uint16 rows stay exact up to here
 # Kernel blocking, measured on a 2-core AVX-512 VM and a 2-core AVX2 VM (512 KB L2; slices of
-# 64 KB-1 MB and tiles of 512-16384 rows tried): a K slice of the table (~1 MB) is read by a tile
-# of windows; larger tiles reuse it more. Best on both.
+# 64 KB-19 MB and tiles of 512-16384 rows tried): a K slice of the table (~1 MB) is read by a tile
+# of windows; larger tiles reuse it more. Best or within noise of the best on both.
 LUT_SLICE_BYTES = 1 << 20
 LUT_TILE_ROWS = 16384
 

@@ -143,7 +143,7 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
  * Table rows come from beyond L2 on small-cache machines, so each is asked for PREFETCH_AHEAD
  * rows before its turn. A window's list is short (~32 operands per slice), so the next window's
  * list is collected before the current one is summed and the prefetch runs on into it: the
- * first rows of a list are then no longer waited for (kernel 15-18 % faster on the AVX2 VM than
+ * first rows of a list are then no longer waited for (kernel 13-18 % faster on the AVX2 VM than
  * a prefetch within each list, which was 5-10 % faster than none). */
 #define PREFETCH_AHEAD 8
 #define DEFINE_BLOCK(OB, VT, VM, NV, ADD_ROW)                                                       \
@@ -175,8 +175,9 @@ static inline int64_t collect(const uint8_t *xr, const int32_t *offs, int64_t k0
  * - Pair form, no widening (AVX-512): a row is read as uint32 lanes, each holding two outputs
  *   (lo + hi << 16). The first NV/2 vectors sum the raw lanes ("all"), the last NV/2 the lanes
  *   >> 16 ("hi"); then lo = all - (hi << 16) (mod 2^32, exact while each sum is below 2^32).
- * - Widening loads (AVX2 vpmovzxwd, SSE, NEON): acc holds the sums in output order. 2.8x faster
- *   than the pair form on an AVX2 machine, whose vector shifts were the bottleneck.
+ * - Widening loads (AVX2 vpmovzxwd, SSE, NEON): acc holds the sums in output order. On the AVX2
+ *   VM both forms now take the same time in the whole kernel (its table reads dominate); widening
+ *   was 2.8x faster there in a micro-benchmark on L1-resident rows.
  * -DLUTMAC_PAIR_FORM=0/1 forces one: the tests' portable build takes the form the native build
  * does not take, so both are checked bit-exact on every machine. */
 #ifndef LUTMAC_PAIR_FORM

@@ -2,12 +2,11 @@
 
 No Python extension toolchain is involved: the kernel is C (gnu11) with GCC/Clang vector types
 (plus AVX2/AVX-512 intrinsics where the CPU has them), compiled to a shared library with
-`-O3 -march=native` and called
-through ctypes; it splits the rows over torch.get_num_threads() threads of PyTorch's OpenMP team
-(POSIX threads without OpenMP). The library is cached under PARETONET_CACHE (default
-~/.cache/paretonet) keyed by the source, the flags, the compiler and this CPU; concurrent
-first uses each build into a temporary file and rename it into place. Without a compiler the
-engine is unavailable and the pure-PyTorch engines serve (one warning).
+`-O3 -march=native` and called through ctypes; it splits the rows over torch.get_num_threads()
+threads of PyTorch's OpenMP team (POSIX threads without OpenMP). The library is cached under
+PARETONET_CACHE (default ~/.cache/paretonet) keyed by the source, the flags, the compiler and this
+CPU; concurrent first uses each build into a temporary file and rename it into place. Without a
+compiler the engine is unavailable and the pure-PyTorch engines serve (one warning).
 
 The portable build, which the tests check against the native one, has no -march and takes the
 accumulation form (LUTMAC_PAIR_FORM in the source) that the native build does not take.
