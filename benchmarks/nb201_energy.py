@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
-from paretonet.hw import DATAFLOWS, nb201_energy, nb201_total_energy_pj
+from paretonet.analytic import architecture_energy, architecture_total_energy_pj
+from paretonet.hw import DATAFLOWS
+from paretonet.spaces import Architecture
 from paretonet.spaces.nb201 import NB201Space
 
 
@@ -20,15 +22,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hardware", default="horowitz45")
     args = ap.parse_args()
-    cells = [g.ops for g in NB201Space().all_genotypes()]
+    cells = [Architecture.of("nb201", g) for g in NB201Space().all_genotypes()]
     t0 = time.perf_counter()
     totals = {}
     for dataflow in DATAFLOWS:
-        totals[dataflow] = np.array([nb201_total_energy_pj(ops, args.hardware, dataflow) for ops in cells])
+        totals[dataflow] = np.array([architecture_total_energy_pj(a, args.hardware, dataflow) for a in cells])
     seconds = time.perf_counter() - t0
     # the fast path must equal the per-layer estimate it sums up
     rng = np.random.default_rng(0)
-    worst = max(abs(nb201_energy(cells[i], args.hardware, d).total_pj / totals[d][i] - 1)
+    worst = max(abs(architecture_energy(cells[i], args.hardware, d).total_pj / totals[d][i] - 1)
                 for i in rng.choice(len(cells), 50, replace=False) for d in DATAFLOWS)
     print(f"{len(cells)} nb201 cells x {len(DATAFLOWS)} dataflows on {args.hardware}: {seconds:.1f} s "
           f"({1e6 * seconds / (len(cells) * len(DATAFLOWS)):.0f} us per estimate; target: all cells under 60 s)")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from paretonet.bench import (
+    BenchStore,
     BuildConfig,
     build_bench,
     load_jung,
@@ -29,16 +30,36 @@ CELLS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_c
          "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"]
 
 
+APGD, SQUARE, FGSM, PGD = (f"robust_accuracy@{a}:1/255" for a in ("apgd-ce", "square", "fgsm", "pgd"))
+MIN4 = "robust_accuracy@min:apgd-ce+square+fgsm+pgd:1/255"
+
+
 def test_nb201_cifar10_from_the_shared_csvs(shared):
-    b = load_nb201_cifar10(shared / "nb201", eps=1.0)
+    b = load_nb201_cifar10(shared / "nb201", eps=1 / 255)
     assert len(b) == 9445 and len(b.unique()) == 6285  # isomorphs share their robustness values
-    assert {"clean", "apgd", "square", "fgsm", "pgd", "worst", "synflow", "params"} <= set(b.columns)
-    worst = np.minimum.reduce([b.columns[k] for k in ("apgd", "square", "fgsm", "pgd")])
-    assert np.array_equal(b.columns["worst"], worst)
+    assert {"accuracy", APGD, SQUARE, FGSM, PGD, MIN4, "proxy_synflow", "proxy_params"} <= set(b.columns)
+    assert b.targets == ["accuracy", APGD, FGSM, MIN4, PGD, SQUARE]
+    # the minimum over attacks is an upper bound of the per-image worst case, and is named so
+    assert np.array_equal(b.columns[MIN4], np.minimum.reduce([b.columns[k] for k in (APGD, SQUARE, FGSM, PGD)]))
     assert b.architectures[0].startswith("nb201:|avg_pool_3x3~0|+|skip_connect~0|none~1|")
-    assert b.columns["clean"][0] == 84.99 and b.columns["apgd"][0] == 29.099999999999998
-    with pytest.raises(DataError, match="missing column"):
-        load_nb201_cifar10(shared / "nb201", eps=5.5)
+    assert b.columns["accuracy"][0] == pytest.approx(0.8499) and b.columns[APGD][0] == pytest.approx(0.291)
+    with pytest.raises(DataError, match=r"eps: got 0.0215686 \(5.5/255\); .* has eps 0.1/255, 0.5/255, 1/255"):
+        load_nb201_cifar10(shared / "nb201", eps=5.5 / 255)
+
+
+def test_table_names_are_the_objective_names(shared):
+    """A column of the published table and the objective paretonet measures have one name."""
+    import torch
+    from torch import nn
+
+    from paretonet.evaluate import RobustnessConfig, evaluate_robustness
+
+    columns = set(load_nb201_cifar10(shared / "nb201", eps=1 / 255).columns)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 10)).eval()
+    x, y = torch.rand(8, 3, 2, 2), torch.arange(8)
+    for attack in ("apgd-ce", "square", "fgsm", "pgd"):
+        cfg = RobustnessConfig(eps=1 / 255, attacks=(attack,), steps=2, queries=5, sanity=False)
+        assert evaluate_robustness(model, x, y, cfg).objective().name in columns
 
 
 def _write_jung(root, drop_file: str | None = None, dataset: str = "cifar10") -> None:
@@ -58,16 +79,16 @@ def _write_jung(root, drop_file: str | None = None, dataset: str = "cifar10") ->
 
 def test_jung_format_loader(tmp_path):
     _write_jung(tmp_path / "rd")
-    b = load_jung(tmp_path / "rd", "cifar10", eps=1.0)
+    b = load_jung(tmp_path / "rd", "cifar10", eps=1 / 255)
     assert len(b) == 2  # the isomorph without results is not a row
     assert b.architectures[0] == "nb201:" + CELLS[0]
-    assert b.columns["clean"].tolist() == [90.0, 80.0]
-    assert b.columns["apgd"].tolist() == [30.0, 20.0] and b.columns["worst"].tolist() == [30.0, 15.0]
+    assert b.columns["accuracy"].tolist() == [0.9, 0.8]
+    assert b.columns[APGD].tolist() == [0.3, 0.2] and b.columns[MIN4].tolist() == [0.3, 0.15]
     assert open_bench(str(tmp_path / "rd")).name.startswith("jung-cifar10")
-    with pytest.raises(DataError, match="eps 4 not among"):
-        load_jung(tmp_path / "rd", eps=4.0)
+    with pytest.raises(DataError, match="eps 4/255 not among"):
+        load_jung(tmp_path / "rd", eps=4 / 255)
     _write_jung(tmp_path / "c100", dataset="cifar100")
-    assert open_bench(str(tmp_path / "c100"), dataset="cifar100").name == "jung-cifar100@eps1.0"
+    assert open_bench(str(tmp_path / "c100"), dataset="cifar100").name == "jung-cifar100@eps1/255"
     _write_jung(tmp_path / "broken", drop_file="pgd")
     with pytest.raises(DataError, match="pgd_accuracy.json"):
         load_jung(tmp_path / "broken")
@@ -76,7 +97,7 @@ def test_jung_format_loader(tmp_path):
 def test_bench_csv_round_trip_and_bad_files(tmp_path, shared):
     b = load_nb201_cifar10(shared / "nb201").take(np.arange(20))
     back = read_bench_csv(b.to_csv(tmp_path / "b.csv"))
-    assert back.architectures == b.architectures and np.array_equal(back.columns["pgd"], b.columns["pgd"])
+    assert back.architectures == b.architectures and np.array_equal(back.columns[PGD], b.columns[PGD])
     (tmp_path / "bad.csv").write_text("net,clean\n1,2\n")
     with pytest.raises(DataError, match="'architecture' column"):
         read_bench_csv(tmp_path / "bad.csv")
@@ -122,8 +143,19 @@ def test_killed_build_resumes_with_exactly_n_rows(tmp_path, digits):
     assert len(rows) == 6 and len(set(rows)) == 6 and set(partial) <= set(rows)
     assert set(rows) == set(plan_architectures(BuildConfig(n=6), digits.input_shape))
     b = open_bench(db)
-    assert {"clean", "worst", "fgsm", "pgd", "energy_pj", "size_bytes", "proxy_synflow"} <= set(b.columns)
-    assert np.all(b.columns["worst"] <= b.columns["fgsm"] + 1e-12)
+    from paretonet.evaluate import OBJECTIVES, ENERGY_OBJECTIVE
+
+    worst, fgsm = "robust_accuracy@worst:fast:0.1", "robust_accuracy@fgsm:0.1"
+    # the registry's objective names, the attacks' names, and the proxies
+    registry = {n for n in OBJECTIVES.names() if n != "energy"} | {ENERGY_OBJECTIVE}
+    assert registry | {worst, fgsm, "robust_accuracy@pgd:0.1", "proxy_synflow"} <= set(b.columns)
+    assert np.all(b.columns[worst] <= b.columns[fgsm] + 1e-12)
+    # every row is a Record; the sanity checks ran with the first attack; the attacked images are a seeded sample
+    store = BenchStore(db)
+    records = store.records()
+    store.close()
+    assert len(records) == 6 and all(r.details["robustness"]["fgsm"]["sanity"] for r in records)
+    assert records[0].budgets["robust_images"] == 20
     # the same store with another configuration is refused, not mixed
     with pytest.raises(ConfigError, match="another configuration"):
         build_bench(db, BuildConfig(n=6, epochs=2, robust_images=20, proxies=("params", "synflow", "snip")))

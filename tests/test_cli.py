@@ -81,20 +81,20 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "train", "--arch", "lenet-tiny", "--epochs", "3", "--seed", "2",
                            "--output", str(tmp_path / "r.json"), "--save-model", str(tmp_path / "m"))
     assert code == 0 and "accuracy" in out and "macs" in out
-    result = json.loads((tmp_path / "r.json").read_text())
-    rec = result["record"]
+    rec = json.loads((tmp_path / "r.json").read_text())
     assert rec["architecture"] == "lenet:native-same|c8k3-relu-max|c16k3-relu-max|f32-relu" and rec["seed"] == 2
-    assert len(result["history"]) == 3
+    assert len(rec["details"]["history"]) == 3 and rec["variant"] == "" and rec["format"] == 1
+    assert rec["versions"]["threads"] >= 1 and rec["versions"]["cpu_capability"]
     names = {o["name"]: o for o in rec["objectives"]}
     assert set(names) == {"accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:A"}
     assert names["energy_pj@horowitz45:A"]["unit"] == "pJ" and names["energy_pj@horowitz45:A"]["direction"] == "min"
     assert names["size_bytes"]["value"] == 4 * names["params"]["value"]
     code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "m.safetensors"), "--bits", "8", "--output", str(tmp_path / "e.json"))
     assert code == 0
-    ev = json.loads((tmp_path / "e.json").read_text())["record"]
+    ev = json.loads((tmp_path / "e.json").read_text())
     evn = {o["name"]: o["value"] for o in ev["objectives"]}
-    assert evn["accuracy"] == names["accuracy"]["value"]  # same model, same split
-    assert evn["size_bytes"] == names["params"]["value"]  # 8 bits per parameter
+    assert abs(evn["accuracy"] - names["accuracy"]["value"]) <= 0.02  # 8-bit post-training quantization
+    assert evn["size_bytes"] < names["size_bytes"]["value"] / 3  # 8-bit weights, 32-bit biases
     assert ev["variant"] == "bits=8"
     assert evn["energy_pj@horowitz45:A"] < names["energy_pj@horowitz45:A"]["value"]  # 8-bit moves and multiplies less
 
@@ -105,13 +105,14 @@ def test_spaces_listing_and_samples(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "spaces", "lenet", "--arch", "lenet5", "--input-shape", "1,32,32",
                            "--output", str(tmp_path / "s.json"))
     assert code == 0
-    rows = json.loads((tmp_path / "s.json").read_text())["architectures"]
-    assert rows[0]["macs"] == 416_520 and rows[0]["params"] == 61_706
+    rec = json.loads((tmp_path / "s.json").read_text())
+    assert {o["name"]: o["value"] for o in rec["objectives"]} == {"macs": 416_520, "params": 61_706}
+    assert rec["budgets"] == {"input_shape": [1, 32, 32], "n_classes": 10} and len(rec["details"]["layers"]) == 5
     code, _, _ = run_cli(capsys, "spaces", "nb201", "--sample", "3", "--seed", "4", "--input-shape", "3,32,32",
                          "--output", str(tmp_path / "n.json"))
-    first = json.loads((tmp_path / "n.json").read_text())["architectures"]
+    first = [r["architecture"] for r in json.loads((tmp_path / "n.json").read_text())]
     run_cli(capsys, "spaces", "nb201", "--sample", "3", "--seed", "4", "--input-shape", "3,32,32", "--output", str(tmp_path / "n.json"))
-    assert json.loads((tmp_path / "n.json").read_text())["architectures"] == first and len(first) == 3
+    assert [r["architecture"] for r in json.loads((tmp_path / "n.json").read_text())] == first and len(first) == 3
 
 
 def test_help_works(capsys):
@@ -155,13 +156,14 @@ def test_robustness_command_writes_every_number(capsys, saved_model, tmp_path):
                            "--noise", "gaussian:0.1,0.3", "--draws", "2", "--seed", "1", "--output", str(tmp_path / "r.json"))
     assert code == 0 and "sanity checks" in out and "accuracy under noise" in out
     r = json.loads((tmp_path / "r.json").read_text())
-    assert r["images"] == 60 and [c["eps"] for c in r["robustness"]] == [0.05, 0.2]
-    first = r["robustness"][0]
-    assert len(first["broken_by"]) == 60 and {a["name"] for a in first["attacks"]} == {"fgsm", "pgd"}
+    assert r["budgets"]["robust_images"] == 60 and [c["eps"] for c in r["details"]["robustness"]] == [0.05, 0.2]
+    first = r["details"]["robustness"][0]
+    assert sum(first["broken_by_counts"].values()) <= 60 and {a["name"] for a in first["attacks"]} == {"fgsm", "pgd"}
     assert len(first["sanity"]) == 8 and all("passed" in c for c in first["sanity"])
-    assert r["objectives"][0]["name"] == "robust_accuracy@fast:0.05" and r["objectives"][0]["direction"] == "max"
-    assert [p["level"] for p in r["noise"]] == [0.1, 0.3]
-    assert r["robustness"][1]["robust_accuracy"] <= r["robustness"][0]["robust_accuracy"]
+    objectives = {o["name"]: o for o in r["objectives"]}
+    assert objectives["robust_accuracy@worst:fast:0.05"]["direction"] == "max"
+    assert {"accuracy@noise:gaussian:0.1", "accuracy@noise:gaussian:0.3", "accuracy", "size_bytes"} <= set(objectives)
+    assert objectives["robust_accuracy@worst:fast:0.2"]["value"] <= objectives["robust_accuracy@worst:fast:0.05"]["value"]
 
 
 def test_variance_command(capsys, tmp_path):
@@ -169,8 +171,8 @@ def test_variance_command(capsys, tmp_path):
                            "--seeds", "2", "--epochs", "2", "--images", "50", "--output", str(tmp_path / "v.json"))
     assert code == 0 and "ranking flips" in out
     v = json.loads((tmp_path / "v.json").read_text())
-    assert len(v["variance"]) == 2 and v["variance"][0]["seeds"] == [0, 1]
-    assert 0.0 <= v["ranking_flips"]["paired_flip_rate"] <= 1.0
+    assert [r["seed"] for r in v] == [0, 1, 0, 1] and v[0]["details"]["seed_variance"]["seeds"] == [0, 1]
+    assert 0.0 <= v[0]["details"]["ranking_flips"]["paired_flip_rate"] <= 1.0
     code, _, err = run_cli(capsys, "variance", "--arch", "lenet-tiny", "--seeds", "0")
     assert code == 2 and "--seeds: got 0" in err
 
@@ -179,19 +181,22 @@ def test_energy_command(capsys, saved_model, tmp_path):
     code, out, _ = run_cli(capsys, "energy", saved_model, "--output", str(tmp_path / "e.json"))
     assert code == 0 and "E_data" in out
     e = json.loads((tmp_path / "e.json").read_text())
-    assert [x["dataflow"] for x in e["estimates"]] == ["A", "B", "hierarchy"]
-    a = e["estimates"][0]
-    assert a["total_pj"] == pytest.approx(a["mac_pj"] + a["data_pj"]) and a["unit"] == "pJ"
-    assert set(e["estimates"][2]["by_level_pj"]) == {"dram", "global_buffer", "array", "register_file"}
-    code, _, _ = run_cli(capsys, "energy", saved_model, "--preset", "eyeriss", "--bits", "4", "--dataflow", "B",
+    estimates = e["details"]["estimates"]
+    assert [x["dataflow"] for x in estimates] == ["A", "B", "hierarchy"]
+    a = estimates[0]
+    assert e["objectives"][0] == {"name": "energy_pj@horowitz45:A", "value": pytest.approx(a["mac_pj"] + a["data_pj"]),
+                                  "unit": "pJ", "direction": "min"}
+    assert set(estimates[2]["by_level_pj"]) == {"dram", "global_buffer", "array", "register_file"}
+    code, _, _ = run_cli(capsys, "energy", saved_model, "--hardware", "eyeriss", "--bits", "4", "--dataflow", "B",
                          "--output", str(tmp_path / "e4.json"))
-    assert code == 0 and json.loads((tmp_path / "e4.json").read_text())["estimates"][0]["unit"] == "MAC16"
+    e4 = json.loads((tmp_path / "e4.json").read_text())
+    assert code == 0 and e4["objectives"][0]["name"] == "energy_mac16@eyeriss:B" and e4["variant"] == "bits=4"
 
 
 ENERGY_BAD = {
     "bits out of range": (["--bits", "17"], "bits: got 17, expected an integer in 1..16"),
     "unknown dataflow": (["--dataflow", "C"], "dataflow: got 'C'"),
-    "unknown preset": (["--preset", "tsmc7"], "hardware: got 'tsmc7'"),
+    "unknown hardware": (["--hardware", "tsmc7"], "hardware: got 'tsmc7'"),
 }
 
 
@@ -209,12 +214,12 @@ def test_energy_malformed_hardware_file(capsys, saved_model, tmp_path):
     d["levels"] = [lv for lv in d["levels"] if lv["name"] != "dram"][:0]
     (tmp_path / "hw.json").write_text(json.dumps(d))
     code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "hw.json"))
-    assert code == 2 and "levels: expected a non-empty list" in err
+    assert code == 2 and "field levels: list should have at least 1 item" in err
     d = HOROWITZ45.to_dict()
     d["mult_pj_8x8"] = -0.2
     (tmp_path / "neg.json").write_text(json.dumps(d))
     code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "neg.json"))
-    assert code == 2 and "mult_pj_8x8: got -0.2" in err
+    assert code == 2 and "field mult_pj_8x8: input should be greater than or equal to 0 (got -0.2)" in err
 
 
 COMPRESS_BAD = {
@@ -238,8 +243,10 @@ def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
                            str(tmp_path / "c.json"))
     assert code == 0 and "as trained" in out and "bits=8" in out
     c = json.loads((tmp_path / "c.json").read_text())
-    before = {o["name"]: o["value"] for o in c["before"]["objectives"]}
-    after = {o["name"]: o["value"] for o in c["after"]["objectives"]}
-    assert set(before) == {"accuracy", "robust_accuracy@fast:0.1", "size_bytes", "energy_pj@horowitz45:A"}
+    before = {o["name"]: o["value"] for o in c[0]["objectives"]}
+    after = {o["name"]: o["value"] for o in c[1]["objectives"]}
+    assert set(before) == {"accuracy", "params", "macs", "robust_accuracy@worst:fast:0.1", "size_bytes",
+                           "energy_pj@horowitz45:A"}
     assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:A"] < before["energy_pj@horowitz45:A"]
-    assert c["after"]["variant"] == "bits=8"
+    assert c[0]["variant"] == "" and c[1]["variant"] == "bits=8"
+    assert "bits=8 vs as trained" in out

@@ -7,10 +7,20 @@ from torch import nn
 from paretonet import DataConfig, TrainConfig, train_architecture
 from paretonet.errors import ConfigError
 from paretonet.evaluate import RobustnessConfig, accuracy, has_gradient_free_layers
-from paretonet.hw import count_macs, model_energy
-from paretonet.hw._prune import prune_unstructured, weight_density
-from paretonet.hw._quantize import QuantSpec, layer_bits, model_size_bytes, quantize_model, quantize_weight
-from paretonet.hw._sparse import best_encoding, encoding_sizes
+from paretonet.hw import (
+    LayerBits,
+    QuantSpec,
+    best_encoding,
+    count_macs,
+    encoding_sizes,
+    layer_bits,
+    model_energy,
+    prune_unstructured,
+    quantize_model,
+    storage_bytes,
+    weight_density,
+)
+from paretonet.hw._quantize import quantize_weight
 from paretonet.variant import Variant, VariantModel, apply_variant, variant_record
 
 
@@ -37,7 +47,7 @@ def test_ptq_8bit_keeps_accuracy_and_shrinks_size_and_energy(lenet):
     base = accuracy(lenet.model, lenet.dataset.test)
     q = quantize_model(lenet.model, QuantSpec(8), calibration=lenet.dataset.train.x)
     assert base - accuracy(q, lenet.dataset.test) <= 0.01
-    assert model_size_bytes(q) < 0.27 * model_size_bytes(lenet.model)
+    assert storage_bytes(q) < 0.27 * storage_bytes(lenet.model)
     assert count_macs(q, (1, 8, 8)).total_macs == count_macs(lenet.model, (1, 8, 8)).total_macs
     assert has_gradient_free_layers(q) and not has_gradient_free_layers(lenet.model)
     assert accuracy(lenet.model, lenet.dataset.test) == base  # the original is untouched
@@ -47,7 +57,8 @@ def test_mixed_precision_per_layer(lenet):
     names = [n for n, m in lenet.model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     spec = QuantSpec({names[0]: 8, names[1]: 4, names[-1]: 8})
     q = quantize_model(lenet.model, spec, calibration=lenet.dataset.train.x[:256])
-    assert layer_bits(q) == {f"{names[0]}.layer": (8, 8), f"{names[1]}.layer": (4, 4), f"{names[-1]}.layer": (8, 8)}
+    assert layer_bits(q) == {f"{names[0]}.layer": LayerBits.integer(8), f"{names[1]}.layer": LayerBits.integer(4),
+                             f"{names[-1]}.layer": LayerBits.integer(8)}
     with pytest.raises(ConfigError, match="unknown layer"):
         quantize_model(lenet.model, QuantSpec({"nope": 4}))
     with pytest.raises(ConfigError, match="bits: got 17"):
@@ -102,12 +113,10 @@ def test_quantized_model_robustness_uses_bpda(lenet):
     vm = apply_variant(lenet.model, lenet.architecture, lenet.dataset, Variant(bits=4))
     rc = RobustnessConfig(eps=0.1, preset="fast", queries=100, sanity=False)
     rec = variant_record(vm, lenet.dataset, 0, rc, (lenet.dataset.test.x[:80], lenet.dataset.test.y[:80]))
-    assert [o.name for o in rec.objectives] == ["accuracy", "robust_accuracy@fast:0.1", "size_bytes",
-                                                "energy_pj@horowitz45:A"]
-    from paretonet.evaluate import evaluate_robustness
-
-    r = evaluate_robustness(vm.model, lenet.dataset.test.x[:80], lenet.dataset.test.y[:80], rc)
-    assert r.gradient_mode == "bpda+transfer+square"
+    assert [o.name for o in rec.objectives] == ["accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:A",
+                                                "robust_accuracy@worst:fast:0.1"]
+    assert rec.details["robustness"]["gradient_mode"] == "bpda+transfer+square"
+    assert rec.budgets["robust_images"] == 80 and set(rec.budgets["attacks"]) >= {"pgd/bpda", "pgd/transfer", "square"}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -119,10 +128,18 @@ def test_bad_variants(kwargs, message):
         Variant(**kwargs)
 
 
-def test_variant_string_is_canonical():
+def test_variant_string_is_canonical_and_parses_back():
     assert str(Variant()) == ""
     assert str(Variant(bits=4, qat=2, prune=0.5, channels=0.25, finetune=1)) == "bits=4,qat=2,prune=0.5,channels=0.25,finetune=1"
     assert str(VariantModel(nn.Identity(), None, Variant(bits=8, per_tensor=True)).variant) == "bits=8,per_tensor"
+    for v in (Variant(), Variant(bits=4, act_bits=6, per_tensor=True, qat=2), Variant(prune=0.5, prune_scope="layer"),
+              Variant(channels=0.25, finetune=1), Variant(multiplier="bam:h=2,v=3", exact_layers=("1.0", "1.3"), retrain=1),
+              Variant(multipliers=("1.0@mul8u_L40", "1.3@bam:h=1,v=2"))):
+        assert Variant.parse(str(v)) == v
+    with pytest.raises(ConfigError, match="'colour=red' is not one of"):
+        Variant.parse("bits=4,colour=red")
+    with pytest.raises(ConfigError, match="bits='four' is not"):
+        Variant.parse("bits=four")
 
 
 def _rle_entries_slow(flat_nonzero: list[bool], run_bits: int = 4) -> int:

@@ -10,17 +10,16 @@ from paretonet.errors import ConfigError
 from paretonet.hw import (
     HOROWITZ45,
     LayerBits,
-    LayerShape,
     count_macs,
     estimate_energy,
     hardware,
     layer_shapes,
     mac_energy_pj,
     model_energy,
-    nb201_energy,
-    nb201_layer_shapes,
-    nb201_total_energy_pj,
 )
+from paretonet.analytic import architecture_energy, architecture_total_energy_pj
+from paretonet.layers import LayerShape
+from paretonet.spaces.nb201 import cell_layer_shapes
 from paretonet.spaces import Architecture, build_model, sample_architecture
 
 DRAM = 1950 / 64  # Horowitz: 1.95 nJ per 64-bit DRAM access, per bit
@@ -81,12 +80,12 @@ def test_int8_mac_energy_and_bits_scaling():
 
 def test_nb201_cell_energy_by_hand():
     # one nor_conv_3x3 edge in stage 0: ReLU-Conv(16->16, 3x3)-BN at 32x32, per cell
-    shapes = nb201_layer_shapes(("nor_conv_3x3", "none", "none", "none", "none", "none"))
+    shapes = cell_layer_shapes(("nor_conv_3x3", "none", "none", "none", "none", "none"))
     conv = next(s for s in shapes if s.name == "stage0.cell0.edge0.conv")
     layer = estimate_energy([conv], "horowitz45", "A").layers[0]
     assert layer.macs == 16 * 16 * 9 * 1024
     assert layer.words_by_level[0][1] == 16 * (16 * 9 + 1) + 16 * 16 * 1024 + 16 * 1024
-    pool = next(s for s in nb201_layer_shapes(("avg_pool_3x3",) + ("none",) * 5) if s.name == "stage1.cell2.edge0")
+    pool = next(s for s in cell_layer_shapes(("avg_pool_3x3",) + ("none",) * 5) if s.name == "stage1.cell2.edge0")
     p = estimate_energy([pool], "horowitz45", "A").layers[0]
     assert p.mac_pj == pytest.approx(32 * 256 * 9 * 0.9) and p.words_by_level[0][1] == 2 * 32 * 256
 
@@ -101,15 +100,15 @@ def test_analytic_nb201_layers_equal_the_traced_network(shape):
         arch = sample_architecture("nb201", seed)
         model = build_model(arch, shape, 10)
         traced = sorted(map(_key, layer_shapes(model, shape)))
-        analytic = sorted(map(_key, nb201_layer_shapes(arch.decode().ops, shape, 10)))
+        analytic = sorted(map(_key, cell_layer_shapes(arch.decode().ops, shape, 10)))
         assert traced == analytic
-        a = nb201_energy(arch.decode().ops, "eyeriss", "hierarchy", shape)
+        a = architecture_energy(arch, "eyeriss", "hierarchy", shape)
         b = model_energy(model, shape, "eyeriss", "hierarchy")
         assert a.total_pj == pytest.approx(b.total_pj, rel=1e-12)
-        assert sum(s.macs for s in nb201_layer_shapes(arch.decode().ops, shape)) == count_macs(model, shape).total_macs
+        assert sum(s.macs for s in cell_layer_shapes(arch.decode().ops, shape)) == count_macs(model, shape).total_macs
         for dataflow in ("A", "B", "hierarchy"):
-            fast = nb201_total_energy_pj(arch.decode().ops, "horowitz45", dataflow, shape)
-            assert fast == pytest.approx(nb201_energy(arch.decode().ops, "horowitz45", dataflow, shape).total_pj, rel=1e-12)
+            fast = architecture_total_energy_pj(arch, "horowitz45", dataflow, shape)
+            assert fast == pytest.approx(architecture_energy(arch, "horowitz45", dataflow, shape).total_pj, rel=1e-12)
 
 
 @pytest.mark.parametrize("dataflow", ["A", "B", "hierarchy"])
@@ -143,14 +142,19 @@ def test_hardware_files(tmp_path):
     assert hardware(str(tmp_path / "hw.yaml")).name == "mine"
     bad_level = {**d, "levels": [{"name": "dram", "pj_per_bit": -1.0}]}
     (tmp_path / "neg.json").write_text(json.dumps(bad_level))
-    with pytest.raises(ConfigError, match="level 'dram' pj_per_bit: got -1.0"):
+    with pytest.raises(ConfigError, match=r"neg.json: field levels.0.pj_per_bit: .*greater than or equal to 0 \(got -1.0\)"):
         hardware(str(tmp_path / "neg.json"))
     (tmp_path / "nolevels.json").write_text(json.dumps({k: v for k, v in d.items() if k != "levels"}))
-    with pytest.raises(ConfigError, match="missing levels"):
+    with pytest.raises(ConfigError, match="field levels: field required"):
         hardware(str(tmp_path / "nolevels.json"))
     (tmp_path / "empty.json").write_text(json.dumps({**d, "levels": []}))
-    with pytest.raises(ConfigError, match="levels: expected a non-empty list"):
+    with pytest.raises(ConfigError, match="field levels: list should have at least 1 item"):
         hardware(str(tmp_path / "empty.json"))
+    # wrongly typed fields are refused, not coerced: "no" is not false, 5 is not a unit
+    for field, value in (("skip_zeros", "no"), ("unit", 5), ("mult_pj_8x8", "0.2"), ("surprise", 1)):
+        (tmp_path / "typed.json").write_text(json.dumps({**d, field: value}))
+        with pytest.raises(ConfigError, match=f"typed.json: field {field}: .*got {value!r}"):
+            hardware(str(tmp_path / "typed.json"))
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ConfigError, match="cannot parse"):
         hardware(str(tmp_path / "broken.json"))

@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from paretonet.errors import ArchitectureError, ConfigError
-from paretonet.hw import count_macs, count_params, profile_layers, size_bytes
+from paretonet.hw import QuantSpec, count_macs, count_params, profile_layers, quantize_model, storage_bytes
 from paretonet.spaces import Architecture, build_model, sample_architecture
 
 
@@ -49,13 +49,15 @@ def test_grouped_and_depthwise_convs_are_counted_per_group():
     assert depthwise.stride == 2 and depthwise.out_shape == (16, 5, 5)
 
 
-def test_size_bytes_scales_with_bits():
-    model = nn.Linear(10, 3)  # 33 parameters
-    assert size_bytes(model) == 132
-    assert size_bytes(model, 8) == 33
-    assert size_bytes(model, 4) == 17  # 16.5 rounds up to whole bytes
-    with pytest.raises(ConfigError, match="bits: got 0"):
-        size_bytes(model, 0)
+def test_storage_bytes_reads_the_widths_off_the_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 3))  # 30 weights + 3 biases
+    assert storage_bytes(model) == 132  # float32
+    assert storage_bytes(quantize_model(model, QuantSpec(8))) == 30 + 12  # weights at 8 bits, biases stay 32-bit
+    assert storage_bytes(quantize_model(model, QuantSpec(4))) == 15 + 12
+    with torch.no_grad():
+        model[0].weight[:, 1:] = 0  # 3 non-zeros of 30: a sparse encoding is smaller than dense
+    assert storage_bytes(model) < 132
 
 
 def test_profile_restores_mode_and_rejects_bad_shapes():

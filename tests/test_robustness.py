@@ -126,10 +126,12 @@ def test_input_rounding_is_flagged_and_evaluated_with_bpda_transfer_and_square(l
     r = evaluate_robustness(rounded, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast", queries=500))
     assert r.gradient_mode == "bpda+transfer+square"
     assert [a.name for a in r.attacks] == ["fgsm/bpda", "fgsm/transfer", "pgd/bpda", "pgd/transfer", "square"]
+    # the checks look through the masking the way the evaluation does: BPDA gradients are non-zero, and
+    # Square does not beat the stronger of BPDA and transfer, so nothing is left masked
     checks = {c.name: c for c in r.sanity}
-    assert not checks["nonzero_input_gradients"].passed and checks["nonzero_input_gradients"].value == 1.0
-    assert not checks["blackbox_not_below_whitebox"].passed
-    assert r.gradient_masking_suspected
+    assert checks["nonzero_input_gradients"].passed and "(BPDA)" in checks["nonzero_input_gradients"].detail
+    assert checks["blackbox_not_below_whitebox"].passed and "transfer" in checks["blackbox_not_below_whitebox"].detail
+    assert not r.gradient_masking_suspected
     # with BPDA the rounding buys (almost) nothing: robust accuracy close to the plain model's
     plain = evaluate_robustness(model, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast", sanity=False))
     assert abs(r.robust_accuracy - plain.robust_accuracy) <= 0.03
@@ -239,8 +241,11 @@ def test_summary_and_ranking_flips():
 def test_seed_variance_trains_each_seed(synthetic):
     from paretonet.pipeline import seed_variance
 
-    v = seed_variance("lenet:lenet-tiny", synthetic, TrainConfig(epochs=2), (0, 1, 2),
-                      RobustnessConfig(eps=0.1, preset="fast", sanity=False), images=40)
+    v, records = seed_variance("lenet:lenet-tiny", synthetic, TrainConfig(epochs=2), (0, 1, 2),
+                               RobustnessConfig(eps=0.1, preset="fast", sanity=False), images=40)
+    assert [r.seed for r in records] == [0, 1, 2]
+    assert [r.value("robust_accuracy@worst:fast:0.1") for r in records] == list(v.robust_values)
+    assert all(r.budgets["robust_images"] == 40 and r.budgets["epochs"] == 2 for r in records)
     assert v.seeds == (0, 1, 2) and v.n_images == 40 and len(v.robust_values) == 3
     assert v.robust.min <= v.robust.mean <= v.robust.max and v.robust.n == 3
     assert all(r <= c for r, c in zip(v.robust_values, v.clean_values))

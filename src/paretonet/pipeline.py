@@ -1,24 +1,27 @@
-"""The main job as one function: build an architecture, train it on a dataset, measure its objectives."""
+"""The main job as functions: train an architecture and measure it; load a saved model for evaluation;
+train it over seeds. Every result is a Record."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import nn
 
 from .data import DataConfig, Dataset, load_dataset
-from .evaluate import BASIC_OBJECTIVES, evaluate_objectives
+from .errors import ConfigError
+from .evaluate import BASIC_OBJECTIVES, check_input_shape, evaluate_objectives
+from .modelfile import ModelMeta, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
 from .train import TrainConfig, TrainResult, train
 from .train._loop import BatchCallback, EpochCallback
+from .variant import select_images
 
 if TYPE_CHECKING:
-    import torch
-
     from .evaluate import RobustnessConfig, SeedVariance
 
 
@@ -41,12 +44,12 @@ def train_architecture(
     data: DataConfig | Dataset = DataConfig(),
     config: TrainConfig = TrainConfig(),
     *,
-    bits: int = 32,
     objectives: tuple[str, ...] = BASIC_OBJECTIVES,
     on_batch: BatchCallback | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> TrainedModel:
-    """Same arch, data and config (seeds included) give bit-identical weights and metrics on CPU."""
+    """Same arch, data and config (seeds included) give bit-identical weights and metrics on the same
+    machine and thread count (PyTorch's CPU kernels round differently elsewhere: the record says where)."""
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
@@ -57,14 +60,25 @@ def train_architecture(
         architecture=str(arch),
         dataset=dataset.name,
         seed=config.seed,
-        objectives=evaluate_objectives(model, dataset, objectives, bits=bits),
-        variant="" if bits == 32 else f"bits={bits}",
-        budgets={**{k: v for k, v in asdict(config).items()}, "epochs_run": result.epochs_run,
-                 "best_epoch": result.best_epoch, "train_images": len(dataset.train),
-                 "test_images": len(dataset.test)},
+        objectives=evaluate_objectives(model, dataset, objectives),
+        budgets={**asdict(config), "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                 "train_images": len(dataset.train), "test_images": len(dataset.test)},
         versions=versions(),
+        details={"history": [asdict(h) for h in result.history], "stopped_early": result.stopped_early,
+                 "seconds": result.seconds},
     )
     return TrainedModel(model, arch, dataset, result, record)
+
+
+def load_for_eval(model: str | Path, dataset: str | None = None, data_dir: str | None = None,
+                  split_seed: int = 0) -> tuple[nn.Module, ModelMeta, Dataset]:
+    """A saved model (any variant) and the dataset to evaluate it on (its own by default), checked to fit."""
+    net, meta = load_model(model)
+    data = load_dataset(DataConfig(name=dataset or meta.dataset, root=data_dir, seed=split_seed))
+    check_input_shape(meta.input_shape, data)
+    if data.n_classes != meta.n_classes:
+        raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
+    return net, meta, data
 
 
 def seed_variance(
@@ -76,40 +90,30 @@ def seed_variance(
     *,
     images: int | None = None,
     on_seed: Callable[[int], None] | None = None,
-) -> SeedVariance:
-    """Train `arch` once per seed; clean and worst-case robust accuracy on the same test images."""
-    from dataclasses import replace
+) -> tuple[SeedVariance, list[Record]]:
+    """Train `arch` once per seed; clean and worst-case robust accuracy on the same test images.
 
+    Returns the summary and one Record per seed (accuracy on the whole test split, robust accuracy
+    on the selected images, size and energy; the sanity checks in its details)."""
     from .evaluate import SeedVariance, evaluate_robustness, summarize
-    from .errors import ConfigError
 
     if not seeds:
         raise ConfigError("seeds: got none, expected at least one")
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     x, y = select_images(dataset, images, robustness.seed)
-    clean, robust = [], []
+    clean, robust, records = [], [], []
     for s in seeds:
         trained = train_architecture(arch, dataset, replace(config, seed=s))
         r = evaluate_robustness(trained.model, x, y, robustness)
         clean.append(r.clean_accuracy)
         robust.append(r.robust_accuracy)
+        rec = trained.record
+        records.append(replace(rec, objectives=(*rec.objectives, r.objective()),
+                               budgets={**rec.budgets, **r.budgets()},
+                               details={**rec.details, "robustness": r.details()}))
         if on_seed is not None:
             on_seed(s)
     name = str(arch if isinstance(arch, Architecture) else Architecture.parse(arch))
-    return SeedVariance(name, tuple(seeds), len(x), f"{robustness.label}@{robustness.eps:g}", tuple(clean),
-                        tuple(robust), summarize(clean), summarize(robust))
-
-
-def select_images(dataset: Dataset, images: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`images` test images chosen by a seeded permutation (all of them, in order, when None)."""
-    import torch
-
-    from .errors import ConfigError
-
-    n = len(dataset.test)
-    if images is None:
-        return dataset.test.x, dataset.test.y
-    if isinstance(images, bool) or not isinstance(images, int) or not 1 <= images <= n:
-        raise ConfigError(f"images: got {images!r}, the test split of {dataset.name!r} has {n} images (expected 1..{n})")
-    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:images].sort().values
-    return dataset.test.x[idx], dataset.test.y[idx]
+    summary = SeedVariance(name, tuple(seeds), len(x), f"{robustness.label}@{robustness.eps:g}", tuple(clean),
+                           tuple(robust), summarize(clean), summarize(robust))
+    return summary, records

@@ -1,13 +1,20 @@
-"""The one currency between stages: objectives with unit and direction, grouped in a Record."""
+"""The one currency between stages: objectives with unit and direction, grouped in a Record.
+
+JSON form (one per architecture, variant, dataset, seed), validated on read:
+{"format": 1, "architecture", "variant", "dataset", "seed", "objectives": [{"name", "value", "unit",
+"direction"}], "budgets": {...}, "versions": {..., "threads", "cpu_capability"}, "details": {...}}.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ConfigError
 
+RECORD_FORMAT = 1
 DIRECTIONS = ("max", "min")
 
 
@@ -23,6 +30,25 @@ class Objective:
             raise ConfigError(f"objective {self.name!r}: direction {self.direction!r}, expected max or min")
 
 
+def eps_label(eps: float) -> str:
+    """eps as written in objective names: '0.1', or 'k/255' where the decimal form is long (1/255)."""
+    text = f"{eps:g}"
+    k = eps * 255
+    if len(text) > 6 and abs(10 * k - round(10 * k)) < 1e-6:
+        return f"{round(k, 1):g}/255"
+    return text
+
+
+def robust_name(attacks: str, eps: float) -> str:
+    """Per-image robust accuracy against `attacks` ('pgd', or 'worst:<preset>' for the worst case)."""
+    return f"robust_accuracy@{attacks}:{eps_label(eps)}"
+
+
+def min_over_attacks_name(attacks: tuple[str, ...], eps: float) -> str:
+    """The minimum of per-attack accuracies: an upper bound of the per-image worst case, named apart."""
+    return f"robust_accuracy@min:{'+'.join(attacks)}:{eps_label(eps)}"
+
+
 @dataclass(frozen=True)
 class Record:
     """(architecture, variant, dataset, seed) -> objectives, plus the budgets and versions used."""
@@ -31,9 +57,15 @@ class Record:
     dataset: str
     seed: int
     objectives: tuple[Objective, ...]
-    variant: str = ""  # empty: the float model as trained
+    variant: str = ""  # empty: the float model as trained; written only by Variant
     budgets: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
-    versions: dict[str, str] = field(default_factory=dict, hash=False, compare=True)
+    versions: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    details: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __post_init__(self) -> None:
+        names = [o.name for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"record {self.architecture!r}: objective names repeat: {', '.join(names)}")
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -46,26 +78,47 @@ class Record:
         raise KeyError(f"record has no objective {name!r}; it has {', '.join(o.name for o in self.objectives)}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["objectives"] = [asdict(o) for o in self.objectives]
-        return d
+        return {"format": RECORD_FORMAT, "architecture": self.architecture, "variant": self.variant,
+                "dataset": self.dataset, "seed": self.seed, "objectives": [asdict(o) for o in self.objectives],
+                "budgets": _plain(self.budgets), "versions": _plain(self.versions), "details": _plain(self.details)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Record":
-        objectives = tuple(Objective(**o) for o in d["objectives"])
-        return cls(
-            architecture=d["architecture"], dataset=d["dataset"], seed=int(d["seed"]), objectives=objectives,
-            variant=d.get("variant", ""), budgets=dict(d.get("budgets", {})), versions=dict(d.get("versions", {})),
-        )
+    def from_dict(cls, d: Any, source: str = "record") -> "Record":
+        """A Record from its JSON form; anything else is a one-line ConfigError naming the field."""
+        from ._schema import RecordSchema, validate
+
+        r = validate(RecordSchema, d, source)
+        return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
+                   objectives=tuple(Objective(o.name, o.value, o.unit, o.direction) for o in r.objectives),
+                   budgets=dict(r.budgets), versions=dict(r.versions), details=dict(r.details))
 
 
-def versions() -> dict[str, str]:
+def _plain(value: Any) -> Any:
+    """JSON-ready: tuples as lists, non-finite floats as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def records_from_json(payload: Any, source: str = "records") -> list[Record]:
+    """A Record's JSON form or a list of them."""
+    items = payload if isinstance(payload, list) else [payload]
+    return [Record.from_dict(d, f"{source}[{i}]" if isinstance(payload, list) else source) for i, d in enumerate(items)]
+
+
+def versions() -> dict[str, Any]:
+    """Library versions and what decides PyTorch's CPU rounding: thread count and instruction set."""
     import numpy
     import torch
 
     from . import __version__
 
-    return {"paretonet": __version__, "torch": torch.__version__, "numpy": numpy.__version__}
+    return {"paretonet": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}

@@ -1,9 +1,11 @@
 """NAS-Bench-201 robustness data: the shared CIFAR-10 CSVs and Jung et al.'s on-disk format.
 
-Targets are in % as published: clean (`val_accs`), and robust accuracy of apgd (AutoAttack's
-APGD-CE), square, fgsm and pgd at one eps (in 1/255 units); worst = the minimum over the four
-attacks. Isomorphic cells share their robustness values (Jung et al. evaluated one cell per
-class), so the class of a row is the tuple of all its robustness values.
+Columns carry the objective names every other stage uses, values as fractions: `accuracy` (the
+benchmark's `val_accs`), `robust_accuracy@<attack>:<eps>` for APGD-CE, Square, FGSM and PGD, and
+`robust_accuracy@min:<attacks>:<eps>`, the minimum of the four per-attack accuracies: an upper
+bound of the per-image worst case, which these tables do not hold. Proxies are `proxy_<name>`.
+Isomorphic cells share their robustness values (Jung et al. evaluated one cell per class), so
+the class of a row is the tuple of all its robustness values.
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, check_float
+from ..records import min_over_attacks_name, robust_name
 from ..spaces.nb201 import NB201Space
 from ._table import Bench
 
-ATTACK_COLUMNS = {"apgd": "aa_apgd-ce", "square": "aa_square", "fgsm": "fgsm", "pgd": "pgd"}
+# attack as paretonet names it -> column / key prefix in the published data
+ATTACK_COLUMNS = {"apgd-ce": "aa_apgd-ce", "square": "aa_square", "fgsm": "fgsm", "pgd": "pgd"}
 PROXY_COLUMNS = ("epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params",
                  "plain", "snip", "synflow", "zen")
+DEFAULT_EPS = 1 / 255
+
+
+def target_names(eps: float) -> dict[str, str]:
+    """Published short name -> objective name at `eps`."""
+    names = {"clean": "accuracy"}
+    names.update({a: robust_name(a, eps) for a in ATTACK_COLUMNS})
+    names["worst"] = min_over_attacks_name(tuple(ATTACK_COLUMNS), eps)
+    return names
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -37,23 +50,31 @@ def _need(rows: list[dict[str, str]], cols: list[str], path: Path) -> None:
         raise DataError(f"benchmark file {str(path)!r}: missing column(s) {', '.join(missing)}")
 
 
-def _eps_text(eps: float) -> str:
-    return f"{eps:.1f}"
+def _eps_255(eps: float) -> float:
+    """eps in [0, 1] as the tables write it: units of 1/255, one decimal."""
+    check_float("eps", eps, minimum=0.0, maximum=1.0)
+    return round(eps * 255, 1)
 
 
-def load_nb201_cifar10(root: str | Path, eps: float = 1.0) -> Bench:
-    """The 9,445 non-degenerate cells with 13 proxies and targets at eps (units of 1/255)."""
+def load_nb201_cifar10(root: str | Path, eps: float = DEFAULT_EPS) -> Bench:
+    """The 9,445 non-degenerate cells with 13 proxies and targets at eps (in [0, 1]; the tables hold k/255)."""
     root = Path(root)
     proxies_path, targets_path = root / "nb201_zc_proxies.csv", root / "robustness_targets.csv"
     proxies, targets = _read(proxies_path), _read(targets_path)
     _need(proxies, ["net", "net_str", *PROXY_COLUMNS], proxies_path)
-    attack_cols = [f"{a}@Linf_eps-{_eps_text(eps)}" for a in ATTACK_COLUMNS.values()]
+    k = _eps_255(eps)
+    attack_cols = [f"{a}@Linf_eps-{k:.1f}" for a in ATTACK_COLUMNS.values()]
+    if targets and attack_cols[0] not in targets[0]:
+        have = sorted({float(c.rpartition("-")[2]) for c in targets[0] if c.startswith("aa_apgd-ce@")})
+        raise DataError(f"eps: got {eps:g} ({k:g}/255); {str(targets_path)!r} has eps "
+                        f"{', '.join(f'{v:g}/255' for v in have)}")
     _need(targets, ["net", "val_accs", *attack_cols], targets_path)
     robust_cols = [c for c in targets[0] if c not in ("net", "val_accs")]
     by_net = {r["net"]: r for r in targets}
     space = NB201Space()
+    names = target_names(eps)
     archs, groups = [], []
-    cols: dict[str, list[float]] = {c: [] for c in (*PROXY_COLUMNS, "clean", *ATTACK_COLUMNS, "worst")}
+    cols: dict[str, list[float]] = {c: [] for c in (*(f"proxy_{p}" for p in PROXY_COLUMNS), *names.values())}
     for r in proxies:
         t = by_net.get(r["net"])
         if t is None:
@@ -61,17 +82,17 @@ def load_nb201_cifar10(root: str | Path, eps: float = 1.0) -> Bench:
         archs.append("nb201:" + str(space.resolve(r["net_str"])))
         groups.append("|".join(t[c] for c in robust_cols))
         for c in PROXY_COLUMNS:
-            cols[c].append(float(r[c]) if r[c] else math.nan)
-        cols["clean"].append(float(t["val_accs"]))
-        attacks = [float(t[c]) for c in attack_cols]
+            cols[f"proxy_{c}"].append(float(r[c]) if r[c] else math.nan)
+        cols["accuracy"].append(float(t["val_accs"]) / 100)
+        attacks = [float(t[c]) / 100 for c in attack_cols]
         for name, v in zip(ATTACK_COLUMNS, attacks):
-            cols[name].append(v)
-        cols["worst"].append(min(attacks))
-    return Bench(f"nb201-cifar10@eps{_eps_text(eps)}", "nb201", tuple(archs),
+            cols[names[name]].append(v)
+        cols[names["worst"]].append(min(attacks))
+    return Bench(f"nb201-cifar10@eps{k:g}/255", "nb201", tuple(archs),
                  {k: np.array(v) for k, v in cols.items()}, tuple(groups))
 
 
-def load_jung(root: str | Path, dataset: str = "cifar10", eps: float = 1.0) -> Bench:
+def load_jung(root: str | Path, dataset: str = "cifar10", eps: float = DEFAULT_EPS) -> Bench:
     """Jung, Lukasik, Keuper (ICLR 2023) format: meta.json + <dataset>/<key>_<measure>.json.
 
     meta.json: {"ids": {id: {"nb201-string": cell, "isomorph": representative id}},
@@ -93,23 +114,26 @@ def load_jung(root: str | Path, dataset: str = "cifar10", eps: float = 1.0) -> B
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"robustness dataset file {str(path)!r}: cannot read {dataset}/{key}/{name} ({exc})") from None
 
+    k = _eps_255(eps)
     clean = measure("clean")
     attacks = {}
     for short, key in ATTACK_COLUMNS.items():
         values = measure(key)
         eps_list = [float(e) for e in epsilons.get(key, [])]
-        if eps not in eps_list:
-            raise DataError(f"robustness dataset {str(root)!r}: eps {eps:g} not among {key}'s epsilons {eps_list}")
-        attacks[short] = (values, eps_list.index(eps))
+        if k not in eps_list:
+            raise DataError(f"robustness dataset {str(root)!r}: eps {k:g}/255 not among {key}'s epsilons "
+                            f"{', '.join(f'{e:g}/255' for e in eps_list)}")
+        attacks[short] = (values, eps_list.index(k))
     space = NB201Space()
+    names = target_names(eps)
     reps = [i for i, info in ids.items() if str(info.get("isomorph", i)) == str(i) and str(i) in clean]
-    archs, cols = [], {c: [] for c in ("clean", *ATTACK_COLUMNS, "worst")}
+    archs, cols = [], {c: [] for c in names.values()}
     for i in reps:
         archs.append("nb201:" + str(space.resolve(ids[i]["nb201-string"])))
-        cols["clean"].append(100 * float(clean[str(i)]))
-        row = [100 * float(values[str(i)][k]) for values, k in attacks.values()]
+        cols["accuracy"].append(float(clean[str(i)]))
+        row = [float(values[str(i)][j]) for values, j in attacks.values()]
         for name, v in zip(ATTACK_COLUMNS, row):
-            cols[name].append(v)
-        cols["worst"].append(min(row))
-    return Bench(f"jung-{dataset}@eps{_eps_text(eps)}", "nb201", tuple(archs), {k: np.array(v) for k, v in cols.items()},
+            cols[names[name]].append(v)
+        cols[names["worst"]].append(min(row))
+    return Bench(f"jung-{dataset}@eps{k:g}/255", "nb201", tuple(archs), {c: np.array(v) for c, v in cols.items()},
                  tuple(str(i) for i in reps))

@@ -11,7 +11,11 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 
-TARGETS = ("clean", "apgd", "square", "fgsm", "pgd", "worst")
+
+
+def is_target(column: str) -> bool:
+    """Clean and robust accuracies: what the predictor predicts and the search optimizes."""
+    return column == "accuracy" or column.startswith("robust_accuracy@")
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +39,11 @@ class Bench:
 
     def __len__(self) -> int:
         return len(self.architectures)
+
+    @property
+    def targets(self) -> list[str]:
+        """The accuracy columns: clean first, then robust ones by name."""
+        return sorted((c for c in self.columns if is_target(c)), key=lambda c: (c != "accuracy", c))
 
     def require(self, names: tuple[str, ...] | list[str], what: str = "column") -> None:
         missing = [c for c in names if c not in self.columns]

@@ -2,9 +2,16 @@
 
 from ._accuracy import accuracy, predict_logits
 from ._attacks import ATTACKS, Attack, AttackConfig, make_attack
-from ._gradients import NonDifferentiable, RoundInput, gradient_mode, has_gradient_free_layers
+from ..layers import NonDifferentiable, RoundInput, gradient_mode, has_gradient_free_layers
 from ._noise import NOISE_KINDS, NoisePoint, noise_robustness, parse_noise_spec
-from ._objectives import BASIC_OBJECTIVES, OBJECTIVES, EvalContext, check_input_shape, evaluate_objectives
+from ._objectives import (
+    BASIC_OBJECTIVES,
+    ENERGY_OBJECTIVE,
+    OBJECTIVES,
+    EvalContext,
+    check_input_shape,
+    evaluate_objectives,
+)
 from ._robustness import (
     PRESETS,
     AttackOutcome,
@@ -18,6 +25,7 @@ from ._sanity import SanityCheck
 __all__ = [
     "ATTACKS",
     "BASIC_OBJECTIVES",
+    "ENERGY_OBJECTIVE",
     "NOISE_KINDS",
     "OBJECTIVES",
     "PRESETS",

@@ -6,16 +6,12 @@ import torch
 from torch import nn
 
 from ..data import Split
+from ..layers import eval_mode
 
 
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:

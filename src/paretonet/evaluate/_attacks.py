@@ -1,7 +1,7 @@
 """Adversarial attacks on inputs in [0, 1]: one uniform call, one registry.
 
 FGSM and PGD are written here (a few lines each, and fast: inputs that are already broken leave
-the batch). APGD-CE, APGD-DLR and Square are the reference AutoAttack code (PyPI pyautoattack),
+the batch). APGD-CE, APGD-DLR, APGD-T, FAB-T and Square are the reference AutoAttack code (PyPI pyautoattack),
 run under a forked RNG so they never touch the caller's global random state.
 
 Every random start is drawn per image from (seed, restart, image index), so an image meets the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -20,6 +21,7 @@ from torch import nn
 
 from .._registry import Registry
 from ..errors import ConfigError, check_float, check_int
+from ..layers import eval_mode
 
 NORMS = ("Linf", "L2")
 
@@ -66,25 +68,28 @@ class AttackConfig:
         return d
 
 
+Judge = Callable[[torch.Tensor], torch.Tensor]  # inputs -> predicted labels of the model being scored
+
+
 class Attack:
-    """attack(model, x, y, index) -> adversarial x. The model is put in eval mode and restored."""
+    """attack(model, x, y, index) -> adversarial x. The model is put in eval mode and restored.
+
+    `judge`, when given, decides whether an input fools the model being scored; the attack's own
+    model then only supplies gradients (transfer from a differentiable twin).
+    """
 
     name = ""
     norms: tuple[str, ...] = NORMS
     default_steps = 1
 
-    def __init__(self, config: AttackConfig) -> None:
+    def __init__(self, config: AttackConfig, judge: Judge | None = None) -> None:
         self.config = config
+        self.judge = judge
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         index = torch.arange(len(x)) if index is None else index
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.enable_grad():
-                return self.run(model, x.detach(), y, index).detach()
-        finally:
-            model.train(was_training)
+        with eval_mode(model), torch.enable_grad():
+            return self.run(model, x.detach(), y, index).detach()
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -169,7 +174,9 @@ class PGD(Attack):
                 else:  # the final iterate only needs checking
                     with torch.no_grad():
                         logits, grad = model(adv[alive]), None
-                fooled = logits.argmax(1) != ya[alive]
+                # transfer: success is decided on the scored model, so the walk goes on until it is fooled
+                pred = logits.argmax(1) if self.judge is None else self.judge(adv[alive])
+                fooled = pred != ya[alive]
                 if fooled.any():
                     hit = alive[fooled]
                     best[active[hit]] = adv[hit]
@@ -278,5 +285,53 @@ class Square(_AutoAttackBase):
         return best
 
 
-def make_attack(config: AttackConfig) -> Attack:
-    return ATTACKS.get(config.name)(config)
+def _n_classes(model: nn.Module, x: torch.Tensor, name: str, minimum: int) -> int:
+    with torch.no_grad():
+        n = int(model(x[:1]).shape[1])
+    if n < minimum:
+        raise ConfigError(f"attack {name} needs at least {minimum} classes, the model has {n}")
+    return n
+
+
+@ATTACKS.register("apgd-t")
+class APGDT(_AutoAttackBase):
+    """Targeted APGD on the DLR loss (AutoAttack's apgd-t: up to 9 target classes, one restart each).
+
+    The reference draws its random starts for the whole batch, so an image's outcome can depend
+    on its batch (unlike fgsm, pgd, apgd-ce/dlr and Linf Square here)."""
+
+    name = "apgd-t"
+    default_steps = 100
+
+    def run(self, model, x, y, index):  # noqa: ANN001, ANN201
+        from pyautoattack.autopgd_base import APGDAttack_targeted
+
+        c = self.config
+        n = _n_classes(model, x, self.name, 4)
+        attack = APGDAttack_targeted(model, n_iter=c.steps or self.default_steps, norm=c.norm, n_restarts=c.restarts,
+                                     eps=c.eps, seed=c.seed, n_target_classes=min(9, n - 1), verbose=False,
+                                     device=x.device)
+        return self._quiet(attack.perturb, x, y)
+
+
+@ATTACKS.register("fab-t")
+class FABT(_AutoAttackBase):
+    """Targeted FAB (Croce & Hein 2020), AutoAttack's fab-t: up to 9 target classes, one restart each;
+    a minimum-norm attack, so only points within eps count."""
+
+    name = "fab-t"
+    default_steps = 100
+
+    def run(self, model, x, y, index):  # noqa: ANN001, ANN201
+        from pyautoattack.fab_pt import FABAttack_PT
+
+        c = self.config
+        n = _n_classes(model, x, self.name, 3)
+        attack = FABAttack_PT(model, norm=c.norm, n_restarts=c.restarts, n_iter=c.steps or self.default_steps,
+                              eps=c.eps, seed=c.seed, targeted=True, n_target_classes=min(9, n - 1), verbose=False,
+                              device=x.device)
+        return self._quiet(attack.perturb, x, y)
+
+
+def make_attack(config: AttackConfig, judge: Judge | None = None) -> Attack:
+    return ATTACKS.get(config.name)(config, judge)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
+from ..layers import eval_mode
 
 NOISE_KINDS = ("gaussian", "uniform", "salt-pepper")
 
@@ -48,10 +49,8 @@ def noise_robustness(
     check_int("draws", draws, minimum=1)
     for level in levels:
         check_float("noise level", level, minimum=0.0, maximum=1.0 if kind == "salt-pepper" else None)
-    was = model.training
-    model.eval()
     points = []
-    try:
+    with eval_mode(model):
         for li, level in enumerate(levels):
             g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, NOISE_KINDS.index(kind), li]).generate_state(1)[0]))
             accs = []
@@ -62,8 +61,6 @@ def noise_robustness(
                 accs.append(float((pred == y).double().mean()))
             a = np.array(accs)
             points.append(NoisePoint(kind, float(level), float(a.mean()), float(a.std(ddof=1)) if draws > 1 else 0.0, draws))
-    finally:
-        model.train(was)
     return tuple(points)
 
 

@@ -1,4 +1,9 @@
-"""Objectives registry: a new objective is one function from an EvalContext to an Objective."""
+"""Objectives registry: a new objective is one function from an EvalContext to an Objective.
+
+Each function reads what it needs from the model itself (bit widths of quantized and approximate
+layers, weight density, multiplier power), so the number always describes the model measured:
+there is no separate "storage width" to pass in, and nothing else computes these objectives.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from torch import nn
 from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
-from ..hw import count_macs, count_params, size_bytes
+from ..hw import count_macs, count_params, storage_bytes, variant_energy
 from ..records import Objective
 from ._accuracy import accuracy
 
@@ -19,13 +24,13 @@ from ._accuracy import accuracy
 class EvalContext:
     model: nn.Module
     dataset: Dataset
-    bits: int = 32  # storage bit width of the parameters
 
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
 BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy")
 ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", "A"
+ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
 
 
 @OBJECTIVES.register("accuracy")
@@ -40,7 +45,7 @@ def _params(ctx: EvalContext) -> Objective:
 
 @OBJECTIVES.register("size_bytes")
 def _size(ctx: EvalContext) -> Objective:
-    return Objective("size_bytes", float(size_bytes(ctx.model, ctx.bits)), "bytes", "min")
+    return Objective("size_bytes", float(storage_bytes(ctx.model)), "bytes", "min")
 
 
 @OBJECTIVES.register("macs")
@@ -50,11 +55,8 @@ def _macs(ctx: EvalContext) -> Objective:
 
 @OBJECTIVES.register("energy")
 def _energy(ctx: EvalContext) -> Objective:
-    from ..hw import FLOAT32, LayerBits, model_energy
-
-    bits = FLOAT32 if ctx.bits == 32 else LayerBits.integer(ctx.bits)
-    e = model_energy(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, bits=bits)
-    return Objective(f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}", e.total_pj, "pJ", "min")
+    e = variant_energy(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
+    return Objective(ENERGY_OBJECTIVE, e.total_pj, "pJ", "min")
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:
@@ -64,10 +66,9 @@ def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:
         )
 
 
-def evaluate_objectives(
-    model: nn.Module, dataset: Dataset, names: Sequence[str] = BASIC_OBJECTIVES, *, bits: int = 32
-) -> tuple[Objective, ...]:
-    """Compute the named objectives of `model` on `dataset`'s test split."""
+def evaluate_objectives(model: nn.Module, dataset: Dataset,
+                        names: Sequence[str] = BASIC_OBJECTIVES) -> tuple[Objective, ...]:
+    """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`."""
     fns = [OBJECTIVES.get(n) for n in names]  # unknown names fail before any work
-    ctx = EvalContext(model, dataset, bits)
+    ctx = EvalContext(model, dataset)
     return tuple(fn(ctx) for fn in fns)

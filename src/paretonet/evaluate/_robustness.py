@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
-from ..records import Objective
+from ..records import Objective, robust_name
 from ._attacks import ATTACKS, NORMS, AttackConfig, make_attack
-from ._gradients import gradient_mode, has_gradient_free_layers
+from ..layers import eval_mode, gradient_mode, has_gradient_free_layers
 from ._sanity import SanityCheck, run_sanity_checks
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "fast": ("fgsm", "pgd"),
-    "standard": ("apgd-ce", "apgd-dlr", "square"),
-    "full": ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "square"),
+    "standard": ("apgd-ce", "apgd-t", "fab-t", "square"),  # AutoAttack's standard set, in its order
+    "full": ("fgsm", "pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square"),
 }
+ITERATIVE = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t", "fab-t")  # attacks that take `steps`
 MISCLASSIFIED = "misclassified"
 ProgressFn = Callable[[str, int, int], None]  # (attack name, images done, images to attack)
 
@@ -72,7 +73,7 @@ class RobustnessConfig:
         return self.preset if self.attacks is None else "+".join(self.attacks)
 
     def attack_config(self, name: str) -> AttackConfig:
-        steps = self.steps if name in ("pgd", "apgd-ce", "apgd-dlr") else None
+        steps = self.steps if name in ITERATIVE else None
         return AttackConfig(name, self.eps, self.norm, steps=steps, restarts=self.restarts,
                             queries=self.queries, seed=self.seed)
 
@@ -110,8 +111,20 @@ class RobustnessResult:
     def gradient_masking_suspected(self) -> bool:
         return any(not c.passed for c in self.sanity if c.name in ("nonzero_input_gradients", "blackbox_not_below_whitebox"))
 
+    def details(self) -> dict:
+        """What a record shows beyond the objective: per-attack table, sanity checks, budgets."""
+        d = asdict(self)
+        d.pop("broken_by")
+        d["broken_by_counts"] = {k: self.broken_by.count(k) for k in sorted(set(self.broken_by)) if k}
+        return d
+
+    def budgets(self) -> dict:
+        return {"robust_images": self.n_images, "attacks": {a.name: a.budget for a in self.attacks}}
+
     def objective(self) -> Objective:
-        return Objective(f"robust_accuracy@{self.preset}:{self.eps:g}", self.robust_accuracy, "fraction", "max")
+        """Per-image robust accuracy: one attack's name, or 'worst:<preset>' for the worst case over several."""
+        attacks = self.preset if "+" not in self.preset and self.preset in ATTACKS else f"worst:{self.preset}"
+        return Objective(robust_name(attacks, self.eps), self.robust_accuracy, "fraction", "max")
 
 
 def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, AttackConfig, str]], str]:
@@ -133,20 +146,16 @@ def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, Atta
 def run_attack(model: nn.Module, config: AttackConfig, how: str, x: torch.Tensor, y: torch.Tensor,
                index: torch.Tensor) -> torch.Tensor:
     """Adversarial inputs from one attack: on the model itself, with BPDA, or on its differentiable twin."""
-    attack = make_attack(config)
     mode = {"white": "exact", "bpda": "bpda", "transfer": "surrogate"}[how]
+    # transfer: the twin supplies gradients, the scored model decides what counts as fooled
+    attack = make_attack(config, (lambda xa: predict(model, xa)) if how == "transfer" else None)
     with gradient_mode(model, mode):
         return attack(model, x, y, index)
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), gradient_mode(model, "exact"):
-            return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was)
+    with eval_mode(model), torch.no_grad(), gradient_mode(model, "exact"):
+        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
 def bounds_violation(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> float:

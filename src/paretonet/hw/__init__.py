@@ -1,46 +1,32 @@
 """Hardware objectives: parameters, size, MACs, FLOPs and energy; quantization, pruning (approximate multipliers: hw.approx)."""
 
-from ._counting import (
-    NB201_FIXED_FLOPS,
-    LayerProfile,
-    MacCount,
-    count_flops,
-    count_macs,
-    count_params,
-    profile_layers,
-    size_bytes,
-)
-
-__all__ = [
-    "NB201_FIXED_FLOPS",
-    "LayerProfile",
-    "MacCount",
-    "count_flops",
-    "count_macs",
-    "count_params",
-    "profile_layers",
-    "size_bytes",
-]
-
-from ._energy import (  # noqa: E402
+from ._costs import layer_bits, power_factors, storage_bytes, variant_energy, weight_density
+from ._counting import NB201_FIXED_FLOPS, LayerProfile, MacCount, count_flops, count_macs, count_params, profile_layers
+from ._energy import (
     DATAFLOWS,
     FLOAT32,
     EnergyEstimate,
     LayerBits,
     LayerEnergy,
     estimate_energy,
+    grouped_total_pj,
     layer_energy,
     mac_energy_pj,
     model_energy,
-    nb201_energy,
-    nb201_total_energy_pj,
 )
-from ._hardware import EYERISS, HOROWITZ45, Hardware, MemoryLevel, hardware  # noqa: E402
-from ._hardware import PRESETS as HARDWARE_PRESETS  # noqa: E402
-from ._shapes import LayerShape, layer_shapes, nb201_layer_shapes  # noqa: E402
+from ._hardware import EYERISS, HARDWARE_PRESETS, HOROWITZ45, Hardware, MemoryLevel, hardware
+from ._prune import finalize_pruning, prune_channels, prune_unstructured
+from ._quantize import ActQuant, QuantLayer, QuantSpec, calibrate, quantizable_layers, quantize_model
+from ._shapes import layer_shapes
+from ._sparse import best_encoding, encoding_sizes
+from ._zigzag import ZigZagEstimate, match_layers, zigzag_energy
 
-__all__ += [
-    "DATAFLOWS", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "EnergyEstimate", "Hardware", "LayerBits",
-    "LayerEnergy", "LayerShape", "MemoryLevel", "estimate_energy", "hardware", "layer_energy", "layer_shapes",
-    "mac_energy_pj", "model_energy", "nb201_energy", "nb201_layer_shapes", "nb201_total_energy_pj",
+__all__ = [
+    "DATAFLOWS", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
+    "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
+    "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",
+    "estimate_energy", "finalize_pruning", "grouped_total_pj", "hardware", "layer_bits", "layer_energy",
+    "layer_shapes", "mac_energy_pj", "model_energy", "power_factors", "profile_layers", "prune_channels",
+    "prune_unstructured", "quantizable_layers", "quantize_model", "storage_bytes", "variant_energy",
+    "weight_density", "match_layers", "zigzag_energy",
 ]

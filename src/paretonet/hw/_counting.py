@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import ArchitectureError, check_int
+from ..errors import ArchitectureError
+from ..layers import eval_mode, gradient_mode
 
 # Leaf modules whose work we count; everything else (Identity, Flatten, Zero, Normalize...) costs nothing here.
 _CONV = (nn.Conv1d, nn.Conv2d)
@@ -65,7 +66,6 @@ def _macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 
 def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerProfile]:
     """Trace one zero image through `model` (in eval mode, restored after) and profile each leaf layer."""
-    from ..evaluate._gradients import gradient_mode  # evaluate imports hw: import here
 
     if len(input_shape) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
         raise ArchitectureError(f"input_shape: got {tuple(input_shape)}, expected (channels, height, width)")
@@ -94,30 +94,21 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         ))
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
-    was_training = model.training
     try:
-        model.eval()
         # the differentiable twin has the same layers and shapes and runs them as ordinary modules
-        with torch.no_grad(), gradient_mode(model, "surrogate"):
+        with eval_mode(model), torch.no_grad(), gradient_mode(model, "surrogate"):
             model(torch.zeros(1, *input_shape))
     except RuntimeError as e:
         raise ArchitectureError(f"model does not accept input shape {tuple(input_shape)}: {str(e).splitlines()[0]}") from None
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return records
 
 
 def count_params(model: nn.Module) -> int:
     """Trainable and frozen parameters (not buffers such as BN running statistics)."""
     return sum(p.numel() for p in model.parameters())
-
-
-def size_bytes(model: nn.Module, bits: int = 32) -> int:
-    """Bytes to store every parameter at `bits` bits, dense (BN running stats fold into the conv at deployment)."""
-    check_int("bits", bits, minimum=1, maximum=64)
-    return math.ceil(count_params(model) * bits / 8)
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> MacCount:

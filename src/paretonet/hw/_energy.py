@@ -28,14 +28,8 @@ from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
 from ._hardware import Hardware, hardware
-from ._shapes import (
-    LayerShape,
-    layer_shapes,
-    nb201_edge_layers,
-    nb201_layer_shapes,
-    nb201_skeleton_layers,
-    nb201_stages,
-)
+from ..layers import LayerShape
+from ._shapes import layer_shapes
 
 DATAFLOWS = ("A", "B", "hierarchy")
 
@@ -205,35 +199,15 @@ def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardwa
     return estimate_energy(layer_shapes(model, input_shape), hw, dataflow, **kwargs)  # type: ignore[arg-type]
 
 
-def nb201_energy(ops: tuple[str, ...], hw: Hardware | str = "horowitz45", dataflow: str = "A",
-                 input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
-                 bits: LayerBits = FLOAT32) -> EnergyEstimate:
-    """Per-layer energy of an nb201 cell's network without building it."""
-    return estimate_energy(nb201_layer_shapes(tuple(ops), tuple(input_shape), n_classes), hw, dataflow, bits=bits)
-
-
-def nb201_total_energy_pj(ops: tuple[str, ...], hw: Hardware | str = "horowitz45", dataflow: str = "A",
-                          input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
-                          bits: LayerBits = FLOAT32) -> float:
-    """nb201_energy(...).total_pj from cached per-edge and skeleton sums: the search's inner loop."""
-    from ..spaces.nb201 import CELLS_PER_STAGE
-
+def grouped_total_pj(groups: Sequence[tuple[int, tuple[LayerShape, ...]]], hw: Hardware | str = "horowitz45",
+                     dataflow: str = "A", bits: LayerBits = FLOAT32) -> float:
+    """Total energy of (multiplicity, layers) groups, each distinct group priced once (cached): the
+    inner loop of a search that prices thousands of cells built from a few distinct parts."""
     hw = hardware(hw)
     check_choice("dataflow", dataflow, DATAFLOWS)
-    key = (hw, dataflow, tuple(input_shape), n_classes, bits)
-    total = _skeleton_pj(*key)
-    for stage in range(3):
-        total += CELLS_PER_STAGE * sum(_edge_pj(op, stage, *key) for op in ops)
-    return total
+    return sum(k * _group_pj(layers, hw, dataflow, bits) for k, layers in groups)
 
 
-@lru_cache(maxsize=1024)
-def _skeleton_pj(hw: Hardware, dataflow: str, input_shape: tuple[int, int, int], n_classes: int, bits: LayerBits) -> float:
-    return estimate_energy(nb201_skeleton_layers(input_shape, n_classes), hw, dataflow, bits=bits).total_pj
-
-
-@lru_cache(maxsize=4096)
-def _edge_pj(op: str, stage: int, hw: Hardware, dataflow: str, input_shape: tuple[int, int, int], n_classes: int,
-             bits: LayerBits) -> float:
-    c, area = nb201_stages(input_shape)[stage]
-    return estimate_energy(nb201_edge_layers(op, c, area), hw, dataflow, bits=bits).total_pj
+@lru_cache(maxsize=8192)
+def _group_pj(layers: tuple[LayerShape, ...], hw: Hardware, dataflow: str, bits: LayerBits) -> float:
+    return estimate_energy(layers, hw, dataflow, bits=bits).total_pj

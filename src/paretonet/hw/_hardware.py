@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._registry import Registry
 from ..errors import ConfigError
 
 
@@ -57,26 +58,13 @@ class Hardware:
                 raise ConfigError(f"hardware {self.name!r}: {attr}: got {v!r}, expected a non-negative number")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "hardware") -> "Hardware":
-        if not isinstance(d, dict):
-            raise ConfigError(f"{source}: expected a mapping of hardware fields, got {type(d).__name__}")
-        missing = [k for k in ("name", "levels", "mult_pj_8x8", "add_pj_32", "fp32_mac_pj", "fp32_add_pj") if k not in d]
-        if missing:
-            raise ConfigError(f"{source}: missing {', '.join(missing)}")
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}")
-        if not isinstance(d["levels"], list) or not d["levels"]:
-            raise ConfigError(f"{source}: levels: expected a non-empty list of memory levels")
-        levels = []
-        for i, lv in enumerate(d["levels"]):
-            if not isinstance(lv, dict) or "name" not in lv or "pj_per_bit" not in lv:
-                raise ConfigError(f"{source}: level {i}: expected a mapping with name and pj_per_bit")
-            extra = set(lv) - set(MemoryLevel.__dataclass_fields__)
-            if extra:
-                raise ConfigError(f"{source}: level {lv['name']!r}: unknown field(s) {', '.join(sorted(extra))}")
-            levels.append(MemoryLevel(**lv))
-        return cls(**{**d, "levels": tuple(levels)})
+    def from_dict(cls, d: Any, source: str = "hardware") -> "Hardware":
+        """From a user's mapping, checked field by field (strict types: "no" is not a boolean)."""
+        from .._schema import HardwareSchema, validate
+
+        h = validate(HardwareSchema, d, source)
+        levels = tuple(MemoryLevel(**lv.model_dump()) for lv in h.levels)
+        return cls(**{**h.model_dump(), "levels": levels})
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,29 +103,29 @@ EYERISS = Hardware(
     notes="Eyeriss ISCA 2016, normalized to one 16-bit MAC",
 )
 
-PRESETS = {h.name: h for h in (HOROWITZ45, EYERISS)}
+HARDWARE_PRESETS: Registry[Hardware] = Registry("hardware preset")
+for _preset in (HOROWITZ45, EYERISS):
+    HARDWARE_PRESETS.add(_preset.name, _preset)
 
 
 def hardware(name_or_file: str | Hardware) -> Hardware:
-    """A preset by name, or a JSON / YAML hardware file."""
+    """A registered preset by name, or a JSON / YAML hardware file."""
     if isinstance(name_or_file, Hardware):
         return name_or_file
-    if name_or_file in PRESETS:
-        return PRESETS[name_or_file]
+    if name_or_file in HARDWARE_PRESETS:
+        return HARDWARE_PRESETS.get(name_or_file)
     path = Path(name_or_file)
     if not path.is_file():
-        raise ConfigError(f"hardware: got {name_or_file!r}, expected a preset ({', '.join(PRESETS)}) or a JSON/YAML file")
-    text = path.read_text()
+        raise ConfigError(f"hardware: got {name_or_file!r}, expected a preset ({', '.join(HARDWARE_PRESETS.names())}) "
+                          "or a JSON/YAML file")
     try:
+        text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
-    except Exception as e:  # any parse error of the user's file
+    except Exception as e:  # any read or parse error of the user's file
         raise ConfigError(f"hardware file {path}: cannot parse: {str(e).splitlines()[0]}") from None
-    try:
-        return Hardware.from_dict(data, source=f"hardware file {path}")
-    except TypeError as e:
-        raise ConfigError(f"hardware file {path}: {e}") from None
+    return Hardware.from_dict(data, source=f"hardware file {path}")

@@ -1,7 +1,7 @@
 """Pruning: unstructured magnitude (torch.nn.utils.prune) and channel removal (torch-pruning).
 
-Channel pruning physically removes filters and the inputs that consumed them; for the lenet
-space the smaller network is again a genotype, so it saves and loads like any other model.
+Channel pruning physically removes filters and the inputs that consumed them; a space whose
+genotypes encode widths (lenet) maps the smaller network back to a genotype (SearchSpace.genotype_of).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from ..errors import ArchitectureError, check_choice, check_float
-from ..spaces import Architecture
+from ..errors import check_choice, check_float
 from ._quantize import QUANTIZABLE
 
 
@@ -48,11 +47,6 @@ def finalize_pruning(model: nn.Module) -> nn.Module:
     return model
 
 
-def weight_density(model: nn.Module) -> dict[str, float]:
-    """Fraction of non-zero weights of every conv/linear layer."""
-    return {n: float((m.weight != 0).double().mean()) for n, m in model.named_modules() if isinstance(m, QUANTIZABLE)}
-
-
 def prune_channels(model: nn.Module, ratio: float, input_shape: tuple[int, int, int]) -> nn.Module:
     """A copy with `ratio` of every conv's filters and hidden linear units removed (L1 magnitude)."""
     import torch_pruning as tp
@@ -68,17 +62,3 @@ def prune_channels(model: nn.Module, ratio: float, input_shape: tuple[int, int, 
     )
     pruner.step()
     return m
-
-
-def lenet_architecture_of(model: nn.Module, arch: Architecture) -> Architecture:
-    """The lenet genotype whose widths are those of `model` (after channel pruning)."""
-    from dataclasses import replace
-
-    if arch.space != "lenet":
-        raise ArchitectureError(f"channel pruning keeps a loadable genotype only for the lenet space, got {arch.space}")
-    g = arch.decode()
-    convs = [mod for mod in model.modules() if isinstance(mod, nn.Conv2d)]
-    linears = [mod for mod in model.modules() if isinstance(mod, nn.Linear)][:-1]
-    new = replace(g, convs=tuple(replace(c, channels=k.out_channels) for c, k in zip(g.convs, convs)),
-                  fcs=tuple(replace(f, width=lin.out_features) for f, lin in zip(g.fcs, linears)))
-    return Architecture.of("lenet", new)

@@ -13,16 +13,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError, check_int
-from ..evaluate._gradients import NonDifferentiable
-
-if TYPE_CHECKING:
-    from ._energy import LayerBits
+from ..layers import NonDifferentiable, eval_mode
 
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
 
@@ -140,40 +136,16 @@ def quantize_model(model: nn.Module, spec: QuantSpec, calibration: torch.Tensor 
 def calibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> nn.Module:
     """Set every activation quantizer's range to the min/max it sees on `images` (post-training)."""
     quantizers = [m for m in model.modules() if isinstance(m, ActQuant)]
-    was = model.training
-    model.eval()
-    try:
-        for m in quantizers:
-            m.lo.fill_(float("inf"))
-            m.hi.fill_(float("-inf"))
-            m.observing = True
-        with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                model(images[i : i + batch_size])
-    finally:
-        for m in quantizers:
-            m.observing = False
-        model.train(was)
+    with eval_mode(model):
+        try:
+            for m in quantizers:
+                m.lo.fill_(float("inf"))
+                m.hi.fill_(float("-inf"))
+                m.observing = True
+            with torch.no_grad():
+                for i in range(0, len(images), batch_size):
+                    model(images[i : i + batch_size])
+        finally:
+            for m in quantizers:
+                m.observing = False
     return model
-
-
-def layer_bits(model: nn.Module) -> dict[str, tuple[int, int]]:
-    """(weight bits, activation bits) of every quantized layer, keyed by the wrapped layer's name."""
-    return {f"{n}.layer": (m.weight_bits, m.act_bits) for n, m in model.named_modules() if isinstance(m, QuantLayer)}
-
-
-def quantized_bits(model: nn.Module) -> dict[str, LayerBits]:
-    """Per-layer LayerBits for the energy model: integer widths for quantized layers."""
-    from ._energy import LayerBits
-
-    return {name: LayerBits(wb, ab, 32, is_float=False) for name, (wb, ab) in layer_bits(model).items()}
-
-
-def model_size_bytes(model: nn.Module) -> int:
-    """Bytes of every parameter at its layer's bit width (quantized weights at their width, the rest 32-bit)."""
-    bits = {}
-    for n, m in model.named_modules():
-        if isinstance(m, QuantLayer):
-            bits[f"{n}.layer.weight"] = m.weight_bits
-    total_bits = sum(p.numel() * bits.get(name, 32) for name, p in model.named_parameters())
-    return (total_bits + 7) // 8

@@ -13,6 +13,7 @@ import io
 import logging
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..layers import Resize, eval_mode
+from ._energy import LayerEnergy
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,8 @@ def zigzag_energy(model: nn.Module, input_shape: tuple[int, int, int], accelerat
     model, input_shape = _without_resize(model, input_shape)
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))
-    was_training = model.training
-    model.eval()
     try:
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
+        with eval_mode(model), tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             path = Path(tmp) / "model.onnx"
             with warnings.catch_warnings():  # the TorchScript exporter is deprecated; ZigZag reads its output
@@ -62,7 +63,6 @@ def zigzag_energy(model: nn.Module, input_shape: tuple[int, int, int], accelerat
             except Exception as e:  # ZigZag 3.9.1 fails inside its own code on some layers
                 raise ConfigError(f"ZigZag could not cost this model: {type(e).__name__}: {str(e)[:80]}") from None
     finally:
-        model.train(was_training)
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
     per_layer = cmes[0][1] if cmes and isinstance(cmes[0][1], list) else []
@@ -73,10 +73,17 @@ def zigzag_energy(model: nn.Module, input_shape: tuple[int, int, int], accelerat
 
 def _without_resize(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[nn.Module, tuple[int, int, int]]:
     """ZigZag cannot parse an input Resize; our energy model does not cost it either, so export what follows."""
-    from ..spaces.lenet import Resize
-
     if isinstance(model, nn.Sequential) and len(model) == 2 and isinstance(model[1], nn.Sequential) \
             and len(model[1]) and isinstance(model[1][0], Resize):
         side = model[1][0].side
         return nn.Sequential(*model[1][1:]), (input_shape[0], side, side)
     return model, input_shape
+
+
+def match_layers(ours: Sequence[LayerEnergy], zz: ZigZagEstimate) -> list[tuple[str, float | None, float]]:
+    """(layer, our energy or None, ZigZag's) per layer ZigZag costed; ours are matched to its conv/linear
+    layers in order when both list the same number, else left out (None) rather than guessed."""
+    mine = [layer for layer in ours if layer.macs]
+    same = len(mine) == len(zz.layers)
+    return [(mine[k].name if same else name, mine[k].total_pj if same else None, z_e)
+            for k, (name, z_e) in enumerate(zz.layers)]

@@ -17,7 +17,7 @@ class Surrogate(RegressorMixin, BaseEstimator):
 
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.03, max_depth: int = 3,
                  subsample: float = 0.7, colsample_bytree: float = 0.4, min_child_weight: float = 2.0,
-                 n_members: int = 1, random_state: int = 0, n_jobs: int = 2) -> None:
+                 n_members: int = 1, random_state: int = 0, n_jobs: int | None = None) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -28,13 +28,20 @@ class Surrogate(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def _threads(self) -> int:
+        """n_jobs, or else the thread count the user set for PyTorch (OMP_NUM_THREADS / torch.set_num_threads):
+        one setting decides, never a number hard-coded for a machine."""
+        import torch
+
+        return self.n_jobs if self.n_jobs is not None else torch.get_num_threads()
+
     def _member(self, seed: int):  # noqa: ANN202
         import xgboost as xgb
 
         return xgb.XGBRegressor(n_estimators=self.n_estimators, learning_rate=self.learning_rate,
                                 max_depth=self.max_depth, subsample=self.subsample,
                                 colsample_bytree=self.colsample_bytree, min_child_weight=self.min_child_weight,
-                                n_jobs=self.n_jobs, random_state=seed, missing=np.nan)
+                                n_jobs=self._threads(), random_state=seed, missing=np.nan)
 
     def fit(self, X, y):  # noqa: ANN001, ANN201, N803
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", multi_output=True, y_numeric=True)

@@ -13,18 +13,8 @@ from torch import nn
 
 from .._registry import Registry
 from ..errors import ArchitectureError
+from ..layers import LayerShape, Normalize
 
-
-class Normalize(nn.Module):
-    """Per-channel (x - mean) / std inside the model, so attacks and noise work in pixel space."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
 
 
 class SearchSpace(ABC):
@@ -55,6 +45,26 @@ class SearchSpace(ABC):
     def fits(self, genotype: Any, input_shape: tuple[int, int, int]) -> bool:
         """Whether the genotype can be built for this input shape (spaces with spatial limits override)."""
         return True
+
+    def genotype_of(self, model: nn.Module, genotype: Any) -> Any:
+        """The genotype whose network has `model`'s layer widths (a channel-pruned model of this space).
+
+        Spaces whose genotypes do not fix their widths cannot express a pruned model and say so."""
+        raise ArchitectureError(f"channel pruning keeps a loadable genotype only for spaces that encode widths "
+                                f"(lenet), not {self.name}")
+
+    def layer_shapes(self, genotype: Any, input_shape: tuple[int, int, int], n_classes: int) -> list[LayerShape]:
+        """The costed layers of the genotype's network without building it (spaces that can compute them)."""
+        raise ArchitectureError(f"search space {self.name} computes no layer shapes analytically; build the model")
+
+    def cost_groups(self, genotype: Any, input_shape: tuple[int, int, int],
+                    n_classes: int) -> list[tuple[int, tuple[LayerShape, ...]]]:
+        """layer_shapes as (multiplicity, layers) groups whose cost can be cached; one group by default."""
+        return [(1, tuple(self.layer_shapes(genotype, input_shape, n_classes)))]
+
+    def encode(self, genotype: Any) -> tuple[list[str], list[float]]:
+        """Numeric features of a genotype for the predictor: (names, values), the same names for every genotype."""
+        raise ArchitectureError(f"search space {self.name} has no feature encoding for the predictor")
 
     def resolve(self, text: str) -> Any:
         """Genotype from a named member, a canonical string, or the string with this space's prefix."""
@@ -104,6 +114,13 @@ class Architecture:
             space = prefix
         genotype = SPACES.get(space).resolve(text)
         return cls.of(space, genotype)
+
+    def of_model(self, model: nn.Module) -> "Architecture":
+        """The architecture of `model`, a (channel-pruned) network of this architecture's space."""
+        return Architecture.of(self.space, self.search_space.genotype_of(model, self.decode()))
+
+    def encode(self) -> tuple[list[str], list[float]]:
+        return self.search_space.encode(self.decode())
 
     def build(self, input_shape: tuple[int, int, int], n_classes: int,
               mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> nn.Module:

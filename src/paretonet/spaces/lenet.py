@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ArchitectureError
+from ..layers import Resize
 from ._base import SPACES, SearchSpace
 
 ACTIVATIONS = ("relu", "relu6", "tanh", "sigmoid", "abs", "gelu")
@@ -99,16 +99,6 @@ class Abs(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.abs()
 
-
-class Resize(nn.Module):
-    """Bilinear resize to side x side (digits' 8x8 are 4x4-block counts of 32x32 bitmaps)."""
-
-    def __init__(self, side: int) -> None:
-        super().__init__()
-        self.side = side
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, size=(self.side, self.side), mode="bilinear", align_corners=False)
 
 
 def activation(name: str) -> nn.Module:
@@ -203,6 +193,25 @@ class LeNetSpace(SearchSpace):
             width = f.width
         layers.append(nn.Linear(width, n_classes))
         return nn.Sequential(*layers)
+
+    def genotype_of(self, model: nn.Module, g: LeNetGenotype) -> LeNetGenotype:
+        convs = [mod for mod in model.modules() if isinstance(mod, nn.Conv2d)]
+        linears = [mod for mod in model.modules() if isinstance(mod, nn.Linear)][:-1]
+        if len(convs) != len(g.convs) or len(linears) != len(g.fcs):
+            raise ArchitectureError(f"lenet:{g}: the model has {len(convs)} conv and {len(linears) + 1} linear layers, "
+                                    f"the genotype {len(g.convs)} and {len(g.fcs) + 1}")
+        return replace(g, convs=tuple(replace(c, channels=k.out_channels) for c, k in zip(g.convs, convs)),
+                       fcs=tuple(replace(f, width=lin.out_features) for f, lin in zip(g.fcs, linears)))
+
+    def encode(self, g: LeNetGenotype) -> tuple[list[str], list[float]]:
+        convs, fcs = list(g.convs), list(g.fcs)
+        names = ["n_conv", "n_fc", "conv_channels", "first_channels", "last_channels", "kernel5", "max_pools",
+                 "avg_pools", "bn", "fc_width", "relu_like"]
+        values = [len(convs), len(fcs), sum(c.channels for c in convs), convs[0].channels if convs else 0,
+                  convs[-1].channels if convs else 0, sum(c.kernel == 5 for c in convs),
+                  sum(c.pool == "max" for c in convs), sum(c.pool == "avg" for c in convs), sum(bool(c.bn) for c in convs),
+                  sum(f.width for f in fcs), sum(c.act in ("relu", "relu6", "gelu") for c in convs)]
+        return names, [float(v) for v in values]
 
     # -- sampling ---------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> LeNetGenotype:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import ArchitectureError
+from ..layers import LayerShape
 from ._base import SPACES, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -29,6 +30,7 @@ EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 _NASLIB_POS = (0, 1, 3, 2, 4, 5)
 STEM_CHANNELS = 16
 CELLS_PER_STAGE = 5
+NASLIB_PATHS = ((2,), (0, 4), (1, 5), (0, 3, 5))  # input-to-output paths over NASLib edges 0:1-2 1:1-3 2:1-4 3:2-3 4:2-4 5:3-4
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,72 @@ class NB201Network(nn.Sequential):
         super().__init__(*layers)
 
 
+# -- geometry for the cost models (tests hold it equal to the traced network) --------------
+def _relu_conv_bn(name: str, ci: int, co: int, k: int, a_in: int, a_out: int) -> list[LayerShape]:
+    return [LayerShape(f"{name}.relu", "activation", ci, ci, a_in, a_in),
+            LayerShape(f"{name}.conv", "conv", ci, co, a_in, a_out, k * k),
+            LayerShape(f"{name}.bn", "batchnorm", co, co, a_out, a_out)]
+
+
+def edge_layers(op: str, channels: int, area: int, name: str = "edge") -> list[LayerShape]:
+    """The layers of one cell edge with this op (none and skip_connect have none)."""
+    if op in ("nor_conv_3x3", "nor_conv_1x1"):
+        return _relu_conv_bn(name, channels, channels, 3 if op == "nor_conv_3x3" else 1, area, area)
+    if op == "avg_pool_3x3":
+        return [LayerShape(name, "pool", channels, channels, area, area, 9)]
+    return []
+
+
+def stages(input_shape: tuple[int, int, int]) -> list[tuple[int, int]]:
+    """(channels, area) of the three stages."""
+    _, h, w = input_shape
+    out = []
+    for stage in range(3):
+        out.append((STEM_CHANNELS * 2**stage, h * w))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return out
+
+
+def skeleton_layers(input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10) -> list[LayerShape]:
+    """Every layer of the nb201 network outside the cells: stem, reductions, head."""
+    parts = stages(input_shape)
+    c, area = parts[0]
+    layers = [LayerShape("stem.conv", "conv", input_shape[0], c, area, area, 9),
+              LayerShape("stem.bn", "batchnorm", c, c, area, area)]
+    for stage in (1, 2):
+        (ci, a_in), (co, a_out) = parts[stage - 1], parts[stage]
+        name = f"reduction{stage}"
+        layers += _relu_conv_bn(f"{name}.a", ci, co, 3, a_in, a_out)
+        layers += _relu_conv_bn(f"{name}.b", co, co, 3, a_out, a_out)
+        layers += [LayerShape(f"{name}.pool", "pool", ci, ci, a_in, a_out, 4),
+                   LayerShape(f"{name}.shortcut", "conv", ci, co, a_out, a_out, 1)]
+    c, area = parts[2]
+    layers += [LayerShape("head.bn", "batchnorm", c, c, area, area), LayerShape("head.relu", "activation", c, c, area, area),
+               LayerShape("head.pool", "pool", c, c, area, 1, area), LayerShape("head.fc", "linear", c, n_classes, 1, 1, bias=True)]
+    return layers
+
+
+def cell_layer_shapes(ops: tuple[str, ...], input_shape: tuple[int, int, int] = (3, 32, 32),
+                      n_classes: int = 10) -> list[LayerShape]:
+    """The same layers layer_shapes() traces from the nb201 network, computed from the cell's ops."""
+    layers = skeleton_layers(input_shape, n_classes)
+    for stage, (c, area) in enumerate(stages(input_shape)):
+        for cell in range(CELLS_PER_STAGE):
+            for edge, op in enumerate(ops):
+                layers += edge_layers(op, c, area, f"stage{stage}.cell{cell}.edge{edge}")
+    return layers
+
+
+def cost_groups(ops: tuple[str, ...], input_shape: tuple[int, int, int] = (3, 32, 32),
+                n_classes: int = 10) -> list[tuple[int, tuple[LayerShape, ...]]]:
+    """cell_layer_shapes as (multiplicity, layers) groups: the skeleton once, each edge's layers once per
+    cell of its stage. Layers are named by their role only, so equal groups price once in a cache."""
+    groups = [(1, tuple(skeleton_layers(input_shape, n_classes)))]
+    for c, area in stages(input_shape):
+        groups += [(CELLS_PER_STAGE, tuple(edge_layers(op, c, area))) for op in ops]
+    return groups
+
+
 class NB201Space(SearchSpace):
     name = "nb201"
     named = {
@@ -159,6 +227,33 @@ class NB201Space(SearchSpace):
 
     def fits(self, g: CellGenotype, input_shape: tuple[int, int, int]) -> bool:
         return min(input_shape[1:]) >= 4  # two stride-2 reductions
+
+    def layer_shapes(self, g: CellGenotype, input_shape: tuple[int, int, int], n_classes: int) -> list[LayerShape]:
+        return cell_layer_shapes(g.ops, input_shape, n_classes)
+
+    def cost_groups(self, g: CellGenotype, input_shape: tuple[int, int, int],
+                    n_classes: int) -> list[tuple[int, tuple[LayerShape, ...]]]:
+        return cost_groups(g.ops, input_shape, n_classes)
+
+    def encode(self, g: CellGenotype) -> tuple[list[str], list[float]]:
+        """One-hot of the op on each edge, op counts, and path features in the spirit of GRAF
+        (Kadlecova et al. 2024): live input-to-output paths, convolutions on them, pooling and skips."""
+        ops = list(g.naslib)  # NASLib op codes, NASLib edge order
+        onehot = np.zeros((6, 5))
+        onehot[np.arange(6), ops] = 1
+        names = [f"edge{e}_{op}" for e in range(6) for op in NASLIB_OPS] + [f"count_{op}" for op in NASLIB_OPS]
+        code = {op: NASLIB_OPS.index(op) for op in NASLIB_OPS}
+        live = [p for p in NASLIB_PATHS if all(ops[e] != code["none"] for e in p)]
+        conv = (code["nor_conv_3x3"], code["nor_conv_1x1"])
+        convs = [sum(ops[e] in conv for e in p) for p in live]
+        conv3 = [sum(ops[e] == code["nor_conv_3x3"] for e in p) for p in live]
+        values = [*onehot.ravel(), *onehot.sum(0),
+                  len(live), max(convs, default=0), min(convs, default=0), sum(c > 0 for c in convs),
+                  max(conv3, default=0), sum(convs), sum(ops[e] == code["avg_pool_3x3"] for p in live for e in p),
+                  sum(ops[e] == code["skip_connect"] for p in live for e in p)]
+        names += ["live_paths", "max_path_convs", "min_path_convs", "paths_with_conv", "max_path_conv3",
+                  "live_path_convs", "live_path_pools", "live_path_skips"]
+        return names, [float(v) for v in values]
 
     def sample(self, rng: np.random.Generator) -> CellGenotype:
         return CellGenotype(tuple(str(op) for op in rng.choice(OPS, size=6)))

@@ -1,13 +1,6 @@
-"""Approximate 8x8 multipliers: tables, error metrics, bit-exact conv/linear emulation, retraining."""
+"""Approximate 8x8 multipliers: tables, error metrics, bit-exact conv/linear emulation (retraining: paretonet.variant)."""
 
-from ._apply import (
-    LayerSensitivity,
-    approx_layers,
-    approximate_model,
-    layer_sensitivity,
-    power_factors,
-    retrain,
-)
+from ._apply import approx_layers, approximate_model
 from ._designs import DESIGNS, build_design, example_specs
 from ._engines import ENGINES, bit_linear_error, gather_accumulate
 from ._layers import ApproxLayer
@@ -24,9 +17,8 @@ from ._multiplier import (
 )
 
 __all__ = [
-    "DESIGNS", "ENGINES", "EXACT_POWER_MW", "MULTIPLIERS", "ApproxLayer", "ErrorMetrics", "LayerSensitivity",
-    "Multiplier", "MultiplierInfo", "approx_layers", "approximate_model", "bit_linear_error", "build_design",
-    "error_metrics", "exact_table", "example_specs", "gather_accumulate", "get_multiplier", "layer_sensitivity",
-    "list_multipliers", "load_bin", "load_table_file", "power_factors", "read_circuit_meta", "register_multiplier",
-    "retrain", "save_bin",
+    "DESIGNS", "ENGINES", "EXACT_POWER_MW", "MULTIPLIERS", "ApproxLayer", "ErrorMetrics", "Multiplier",
+    "MultiplierInfo", "approx_layers", "approximate_model", "bit_linear_error", "build_design", "error_metrics",
+    "exact_table", "example_specs", "gather_accumulate", "get_multiplier", "list_multipliers", "load_bin",
+    "load_table_file", "read_circuit_meta", "register_multiplier", "save_bin",
 ]

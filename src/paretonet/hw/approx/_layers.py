@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError
-from ...evaluate._gradients import NonDifferentiable
+from ...layers import NonDifferentiable
 from .._quantize import ActQuant, asymmetric_qparams
 from ._engines import (
     ENGINES,

@@ -41,7 +41,7 @@ def _meta_files(bin_path: Path, meta: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def load_table_file(path: str | Path, meta: Sequence[str | Path] = (), signed: bool = False) -> Multiplier:
+def load_table_file(path: str | Path, meta: Sequence[str | Path] = (), signed: bool | None = None) -> Multiplier:
     m = load_bin(path, signed=signed)
     for f in _meta_files(Path(path), meta):
         circuits = read_circuit_meta(f)
@@ -51,8 +51,11 @@ def load_table_file(path: str | Path, meta: Sequence[str | Path] = (), signed: b
     return m
 
 
-def get_multiplier(spec: str, dirs: Sequence[str | Path] = (), meta: Sequence[str | Path] = ()) -> Multiplier:
-    """A multiplier by registered name, design spec, .bin path, or table name in the search dirs."""
+def get_multiplier(spec: str, dirs: Sequence[str | Path] = (), meta: Sequence[str | Path] = (),
+                   signed: bool | None = None) -> Multiplier:
+    """A multiplier by registered name, design spec, .bin path, or table name in the search dirs.
+
+    `signed` forces the signedness of a .bin table (default: from its EvoApprox name)."""
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"multiplier: got {spec!r}, expected a name, a design such as 'drum:k=4', or a .bin file")
     if spec in MULTIPLIERS:
@@ -61,10 +64,10 @@ def get_multiplier(spec: str, dirs: Sequence[str | Path] = (), meta: Sequence[st
         return build_design(spec)
     p = Path(spec)
     if p.suffix == ".bin" or p.is_file():
-        return load_table_file(p, meta)
+        return load_table_file(p, meta, signed)
     for d in search_dirs(dirs):
         if (d / f"{spec}.bin").is_file():
-            return load_table_file(d / f"{spec}.bin", meta)
+            return load_table_file(d / f"{spec}.bin", meta, signed)
     where = ", ".join(str(d) for d in search_dirs(dirs)) or f"none (set --lut-dir or {DIRS_ENV})"
     raise RegistryError(f"unknown multiplier {spec!r}; designs: {', '.join(DESIGNS.names())} "
                         f"(e.g. {example_specs()[3]}); table directories searched: {where}")
@@ -76,11 +79,15 @@ class MultiplierInfo:
     metrics: ErrorMetrics
 
 
-def list_multipliers(dirs: Sequence[str | Path] = (), meta: Sequence[str | Path] = ()) -> list[MultiplierInfo]:
+def list_multipliers(dirs: Sequence[str | Path] = (), meta: Sequence[str | Path] = (),
+                     signed: bool | None = None) -> list[MultiplierInfo]:
     """The built-in design examples, registered multipliers and every .bin in the search dirs."""
     found = [build_design(s) for s in example_specs()] + [MULTIPLIERS.get(n) for n in MULTIPLIERS.names()]
     for d in search_dirs(dirs):
         if not d.is_dir():
             raise ConfigError(f"lut-dir: {str(d)!r} is not a directory")
-        found += [load_table_file(f, meta) for f in sorted(d.glob("*.bin"))]
+        tables = sorted(d.glob("*.bin"))
+        if not tables:
+            raise ConfigError(f"lut-dir: {str(d)!r} holds no .bin multiplier tables")
+        found += [load_table_file(f, meta, signed) for f in tables]
     return [MultiplierInfo(m, error_metrics(m)) for m in found]

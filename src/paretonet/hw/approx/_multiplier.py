@@ -66,6 +66,15 @@ class Multiplier:
         return None if self.power_mw is None else self.power_mw / EXACT_POWER_MW
 
     @property
+    def table_sha256(self) -> str:
+        """Hash of the products and their signedness: what a saved model checks its table against."""
+        import hashlib
+
+        h = hashlib.sha256(b"signed" if self.signed else b"unsigned")
+        h.update(self.table.astype("<i8").tobytes())
+        return h.hexdigest()
+
+    @property
     def is_exact(self) -> bool:
         return bool(np.array_equal(self.table, exact_table(self.signed)))
 
@@ -108,14 +117,33 @@ def error_metrics(m: Multiplier) -> ErrorMetrics:
     )
 
 
-def load_bin(path: str | Path, signed: bool = False, name: str | None = None) -> Multiplier:
-    """A tf-approximate / EvoApprox .bin: 65,536 little-endian 16-bit entries, no header, [a*256 + b]."""
+def signed_by_name(name: str) -> bool | None:
+    """EvoApprox names say the signedness: mul8s_* signed, mul8u_* unsigned; None for other names."""
+    low = name.lower()
+    if low.startswith("mul8s_"):
+        return True
+    if low.startswith("mul8u_"):
+        return False
+    return None
+
+
+def load_bin(path: str | Path, signed: bool | None = None, name: str | None = None) -> Multiplier:
+    """A tf-approximate / EvoApprox .bin: 65,536 little-endian 16-bit entries, no header, [a*256 + b].
+
+    Signedness: `signed` when given, else from the EvoApprox name (mul8s_/mul8u_), else unsigned;
+    an explicit value that contradicts the name is an error, not a silent reinterpretation."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"multiplier file {str(p)!r} does not exist")
     size = p.stat().st_size
     if size != BIN_BYTES:
         raise DataError(f"multiplier file {str(p)!r}: {size} bytes, expected {BIN_BYTES} (256x256 16-bit entries)")
+    by_name = signed_by_name(name or p.stem)
+    if signed is not None and by_name is not None and signed != by_name:
+        raise ConfigError(f"signed: got {signed} for multiplier file {str(p)!r}, whose name says "
+                          f"{'signed (mul8s_)' if by_name else 'unsigned (mul8u_)'}")
+    signed = by_name if signed is None else signed
+    signed = bool(signed)
     table = np.fromfile(p, dtype="<i2" if signed else "<u2").reshape(256, 256)
     return Multiplier(name or p.stem, table.astype(np.int64), signed, source=str(p))
 

@@ -1,0 +1,3 @@
+from paretonet.cli import run
+
+run()

@@ -1,0 +1,135 @@
+"""What every command shares: the app, consoles, option types, parsers, tables and writing results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ConfigError
+from ..records import Objective, Record
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Pick image-classification CNNs on accuracy, robustness, size and energy.",
+)
+# Not a terminal (a pipe, a file, CI): wide enough that no table is cut to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+
+# -- options used by several commands ------------------------------------------------------------
+SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice in this command.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result as JSON to this file.")]
+DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder holding the dataset files (IDX or CIFAR-10 batches).")]
+DatasetOpt = Annotated[Optional[str], typer.Option(help="Dataset to evaluate on (default: the model's own).")]
+SplitSeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/test split.")]
+ModelArg = Annotated[Path, typer.Argument(help="Model saved by paretonet (--save-model): PATH.safetensors + PATH.json.")]
+AttackPresetOpt = Annotated[str, typer.Option(
+    "--attack-preset", "--preset", help="Attack preset: fast (FGSM+PGD), standard (AutoAttack's APGD-CE+APGD-T+FAB-T+Square) or full.")]
+EpsOpt = Annotated[float, typer.Option(help="Perturbation size in [0, 1] (pixels in [0, 1]).")]
+ImagesOpt = Annotated[Optional[int], typer.Option(help="Test images attacked, a seeded sample (default: all).")]
+QueriesOpt = Annotated[int, typer.Option(help="Square attack queries per image.")]
+NoRobustOpt = Annotated[bool, typer.Option("--no-robust", help="Skip robust accuracy.")]
+LutDirOpt = Annotated[Optional[list[str]], typer.Option(
+    "--lut-dir", help="Folder of EvoApprox/tf-approximate .bin tables (repeatable; also PARETONET_MULTIPLIER_DIRS).")]
+SignedOpt = Annotated[Optional[bool], typer.Option(
+    "--signed/--unsigned", help="Signedness of .bin tables (default: from the EvoApprox name, mul8s_/mul8u_).")]
+
+
+# -- parsers: anything malformed is one line naming the option ------------------------------------
+def numbers(option: str, text: str, convert: type = float, example: str = "0.05,0.1") -> tuple:
+    """'a,b,c' as numbers of one type."""
+    try:
+        values = tuple(convert(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        kind = "integers" if convert is int else "numbers"
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated {kind} such as {example}")
+    return values
+
+
+def names(text: str | None) -> tuple[str, ...]:
+    """'a, b' -> ('a', 'b'); None or '' -> ()."""
+    return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ConfigError(f"--input-shape: got {text!r}, expected C,H,W such as 1,8,8")
+    return shape  # type: ignore[return-value]
+
+
+def architecture(text: str, space: str):  # noqa: ANN201
+    """'space:genotype' as given, else a named member or bare genotype of `space` (nb201 cells start with '|')."""
+    from ..spaces import Architecture
+
+    return Architecture.parse(text, space=None if ":" in text and not text.startswith("|") else space)
+
+
+# -- output ---------------------------------------------------------------------------------------
+def write_json(path: Path | None, payload: Any) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    except OSError as e:
+        raise ConfigError(f"--output: cannot write {path}: {e.strerror or e}") from None
+    err.print(f"wrote {path}")
+
+
+def write_records(path: Path | None, records: list[Record]) -> None:
+    """A command's result: one Record's JSON form, or a list of them."""
+    write_json(path, records[0].to_dict() if len(records) == 1 else [r.to_dict() for r in records])
+
+
+def format_value(o: Objective) -> str:
+    if o.unit == "fraction":
+        return f"{o.value:.4f}"
+    if o.unit in ("bytes", "count", "MACs"):
+        return f"{o.value:,.0f}"
+    return f"{o.value:.4g}"
+
+
+def objective_table(title: str, objectives: tuple[Objective, ...] | list[Objective]) -> Table:
+    t = Table(title=title)
+    for col in ("objective", "value", "unit", "direction"):
+        t.add_column(col, justify="right" if col == "value" else "left")
+    for o in objectives:
+        t.add_row(o.name, format_value(o), o.unit, o.direction)
+    return t
+
+
+def comparison_table(title: str, records: list[Record]) -> Table:
+    """Objectives of several records side by side; the last column relates the last to the first."""
+    t = Table(title=title)
+    t.add_column("objective")
+    for r in records:
+        t.add_column(r.variant or "as trained", justify="right")
+    first, last = records[0].variant or "as trained", records[-1].variant or "as trained"
+    t.add_column(f"{last} vs {first}", justify="right")
+    order = list(dict.fromkeys(o.name for r in records for o in r.objectives))
+    for name in order:
+        row = [next((o for o in r.objectives if o.name == name), None) for r in records]
+        b, a = row[0], row[-1]
+        unit = next(o.unit for o in row if o is not None)
+        if b is None or a is None:
+            change = "-"
+        elif unit == "fraction":
+            change = f"{a.value - b.value:+.4f}"
+        else:
+            change = f"{a.value / b.value:.3f}x" if b.value else "-"
+        t.add_row(f"{name} ({unit})", *(format_value(o) if o else "-" for o in row), change)
+    return t

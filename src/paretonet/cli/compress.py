@@ -1,0 +1,190 @@
+"""`paretonet compress`, `paretonet approx` and `paretonet multipliers`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ._common import (
+    AttackPresetOpt,
+    DataDirOpt,
+    EpsOpt,
+    ImagesOpt,
+    LutDirOpt,
+    ModelArg,
+    NoRobustOpt,
+    OutputOpt,
+    QueriesOpt,
+    SeedOpt,
+    SignedOpt,
+    app,
+    comparison_table,
+    err,
+    names,
+    out,
+    write_json,
+    write_records,
+)
+
+SaveVariantOpt = Annotated[Optional[Path], typer.Option("--save-model", help="Save the (last) variant's model here.")]
+
+
+def _compare(model: Path, variants: list, *, preset: str, eps: float, images: int | None, no_robust: bool,  # noqa: ANN001
+             data_dir: str | None, seed: int, queries: int, output: Path | None, save: Path | None,
+             lut_dirs: tuple[str, ...] = ()) -> None:
+    """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved."""
+    from dataclasses import replace
+
+    from ..evaluate import RobustnessConfig
+    from ..modelfile import save_model
+    from ..pipeline import load_for_eval
+    from ..spaces import Architecture
+    from ..train import TrainConfig
+    from ..variant import compare_variants, select_images
+
+    robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries)
+    net, meta, data = load_for_eval(model, None, data_dir, 0)
+    if meta.variant:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"model: {model} is already the variant {meta.variant!r}; start from the float model")
+    cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
+    records, vm = compare_variants(net, Architecture.parse(meta.architecture), data, meta.seed, variants, robustness,
+                                   select_images(data, images, seed), cfg, lut_dirs)
+    out.print(comparison_table(f"{meta.architecture} on {data.name}", records))
+    if str(vm.architecture) != meta.architecture:
+        out.print(f"architecture after channel pruning: {vm.architecture}")
+    for r in records:
+        from .robustness import warn_failed_checks
+
+        if "robustness" in r.details:
+            warn_failed_checks(f"'{r.variant or 'as trained'}', eps {eps:g}", r.details["robustness"]["sanity"])
+    if save is not None:
+        paths = save_model(save, vm.model, replace(meta, architecture=str(vm.architecture), variant=str(vm.variant),
+                                                   metrics={o.name: o.value for o in records[-1].objectives}))
+        err.print(f"saved {paths[0]} and {paths[1]}")
+    write_records(output, records)
+
+
+@app.command("compress")
+def compress_cmd(
+    model: ModelArg,
+    bits: Annotated[Optional[int], typer.Option(help="Weight bits of every conv/linear layer (1..16).")] = None,
+    act_bits: Annotated[Optional[int], typer.Option(help="Activation bits (default: same as --bits).")] = None,
+    per_tensor: Annotated[bool, typer.Option("--per-tensor", help="One weight scale per tensor, not per channel.")] = False,
+    qat: Annotated[int, typer.Option(help="Quantization-aware training epochs.")] = 0,
+    prune: Annotated[float, typer.Option(help="Unstructured magnitude pruning ratio in [0, 1).")] = 0.0,
+    prune_scope: Annotated[str, typer.Option(help="global or layer.")] = "global",
+    channels: Annotated[float, typer.Option(help="Channel pruning ratio in [0, 1) (spaces that encode widths: lenet).")] = 0.0,
+    finetune: Annotated[int, typer.Option(help="Fine-tuning epochs after pruning.")] = 0,
+    preset: AttackPresetOpt = "fast",
+    eps: EpsOpt = 0.1,
+    images: ImagesOpt = None,
+    queries: QueriesOpt = 5000,
+    no_robust: NoRobustOpt = False,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+    save: SaveVariantOpt = None,
+) -> None:
+    """Quantize and/or prune a model; accuracy, robust accuracy, size and energy before and after."""
+    from ..variant import Variant
+
+    variant = Variant(bits=bits, act_bits=act_bits, per_tensor=per_tensor, qat=qat, prune=prune,
+                      prune_scope=prune_scope, channels=channels, finetune=finetune)
+    _compare(model, [variant], preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
+             seed=seed, queries=queries, output=output, save=save)
+
+
+@app.command("multipliers")
+def multipliers_cmd(
+    lut_dir: LutDirOpt = None,
+    meta: Annotated[Optional[list[str]], typer.Option(help="EvoApproxLib meta.json with power/area/delay.")] = None,
+    signed: SignedOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """List multipliers: built-in designs and tables found, with error metrics and relative power."""
+    from ..hw.approx import list_multipliers
+
+    infos = list_multipliers(lut_dir or (), meta or (), signed)
+    t = Table(title="8x8 multipliers (errors in % of 2^16 as EvoApprox; power relative to the exact 0.391 mW)")
+    t.add_column("name", no_wrap=True)
+    for col in ("signed", "MAE %", "WCE %", "MRE %", "EP %", "bias", "power"):
+        t.add_column(col, justify="right")
+    rows = []
+    for i in infos:
+        m, e = i.multiplier, i.metrics
+        power = "-" if m.relative_power is None else f"{m.relative_power:.3f}"
+        t.add_row(m.name, "yes" if m.signed else "no", f"{e.mae_pct:.4f}", f"{e.wce_pct:.3f}", f"{e.mre_pct:.3f}",
+                  f"{e.ep_pct:.2f}", f"{e.mean_error_bias:.1f}", power)
+        rows.append({"name": m.name, "signed": m.signed, "power_mw": m.power_mw, "area_um2": m.area_um2,
+                     "delay_ns": m.delay_ns, "relative_power": m.relative_power, "source": m.source,
+                     "table_sha256": m.table_sha256, "mae": e.mae, "mae_pct": e.mae_pct, "wce": e.wce,
+                     "wce_pct": e.wce_pct, "mse": e.mse, "mre_pct": e.mre_pct, "ep_pct": e.ep_pct,
+                     "mean_error_bias": e.mean_error_bias})
+    out.print(t)
+    write_json(output, {"format": 1, "multipliers": rows})  # multipliers, not models: no Record
+
+
+@app.command("approx")
+def approx_cmd(
+    model: ModelArg,
+    multiplier: Annotated[str, typer.Option(help="Built-in design (e.g. drum:k=6), table name in --lut-dir, or .bin file.")],
+    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to approximate (default: all).")] = None,
+    exact_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers kept float.")] = None,
+    retrain: Annotated[int, typer.Option(help="Straight-through retraining epochs.")] = 0,
+    lut_dir: LutDirOpt = None,
+    signed: SignedOpt = None,
+    preset: AttackPresetOpt = "fast",
+    eps: EpsOpt = 0.1,
+    images: ImagesOpt = None,
+    queries: QueriesOpt = 1000,
+    no_robust: NoRobustOpt = False,
+    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Only the accuracy drop when each layer alone is approximated.")] = False,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+    save: SaveVariantOpt = None,
+) -> None:
+    """Accuracy, robust accuracy, size and energy: as trained, 8-bit exact, and with the multiplier."""
+    from ..hw.approx import get_multiplier
+    from ..variant import Variant
+
+    dirs = tuple(lut_dir or ())
+    mult = get_multiplier(multiplier, dirs=dirs, signed=signed)  # fails early, before any model work
+    if sensitivity:
+        _sensitivity(model, multiplier, mult, data_dir, seed, output)
+        return
+    chosen, exact = names(layers), names(exact_layers)
+    variants = [Variant(multiplier="exact", approx_layers=chosen, exact_layers=exact),
+                Variant(multiplier=multiplier, approx_layers=chosen, exact_layers=exact, retrain=retrain)]
+    if mult.relative_power is None:
+        out.print(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's")
+    _compare(model, variants, preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
+             seed=seed, queries=queries, output=output, save=save, lut_dirs=dirs)
+
+
+def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, output: Path | None) -> None:  # noqa: ANN001
+    from ..pipeline import load_for_eval
+    from ..records import Objective, Record, versions
+    from ..variant import Variant, layer_sensitivity
+
+    net, meta, data = load_for_eval(model, None, data_dir, 0)
+    base, rows = layer_sensitivity(net, data, [mult])
+    t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time (float accuracy {base:.4f})")
+    for col in ("layer", "accuracy", "accuracy lost"):
+        t.add_column(col, justify="left" if col == "layer" else "right")
+    records = [Record(meta.architecture, data.name, meta.seed, (Objective("accuracy", base, "fraction", "max"),),
+                      versions=versions())]
+    for r in rows:
+        t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.drop:.4f}")
+        records.append(Record(meta.architecture, data.name, meta.seed,
+                              (Objective("accuracy", r.accuracy, "fraction", "max"),),
+                              variant=str(Variant(multipliers=(f"{r.layer}@{spec}",))),
+                              budgets={"test_images": len(data.test)}, versions=versions(),
+                              details={"accuracy_lost": r.drop}))
+    out.print(t)
+    write_records(output, records)

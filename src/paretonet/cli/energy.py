@@ -1,0 +1,87 @@
+"""`paretonet energy`: E = E_data + E_MAC per layer, per memory level and in total."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ._common import DataDirOpt, DatasetOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, app, out, write_records
+
+
+@app.command("energy")
+def energy_cmd(
+    model: ModelArg,
+    hardware: Annotated[str, typer.Option(
+        help="Hardware: a preset (horowitz45 in pJ, eyeriss normalized to a 16-bit MAC) or a JSON/YAML file.")] = "horowitz45",
+    dataflow: Annotated[str, typer.Option(help="A, B, hierarchy, or all.")] = "all",
+    bits: Annotated[Optional[int], typer.Option(
+        help="Quantize to this many bits first (post-training, as evaluate --bits) and cost that model.")] = None,
+    layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Print the per-layer table.")] = True,
+    zigzag: Annotated[Optional[str], typer.Option(help="Also run ZigZag with this shipped accelerator (e.g. tpu_like; extra 'zigzag').")] = None,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    split_seed: SplitSeedOpt = 0,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Energy per image of the model as it is (its own bit widths, zeros and multipliers): one Record."""
+    from ..errors import ConfigError
+    from ..hw import DATAFLOWS, match_layers, variant_energy, zigzag_energy
+    from ..hw import hardware as get_hardware
+    from ..pipeline import load_for_eval
+    from ..records import Objective, Record, versions
+    from ..spaces import Architecture
+    from ..variant import Variant, apply_variant
+
+    hw = get_hardware(hardware)
+    if dataflow != "all" and dataflow not in DATAFLOWS:
+        raise ConfigError(f"--dataflow: got {dataflow!r}, expected one of {', '.join(DATAFLOWS)}, all")
+    flows = DATAFLOWS if dataflow == "all" else (dataflow,)
+    net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
+    variant = Variant.parse(meta.variant)
+    if bits is not None:
+        if not variant.is_float:
+            raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
+        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
+        net, variant = vm.model, vm.variant
+    estimates = [variant_energy(net, meta.input_shape, hw, f) for f in flows]
+    unit = hw.unit
+    t = Table(title=f"{meta.architecture} {str(variant) or '(as trained)'} on {hw.name}, per image ({unit})")
+    for col in ("dataflow", "E_MAC", "E_data", "total", "data share", "by memory level"):
+        t.add_column(col, justify="right" if col != "by memory level" else "left")
+    for e in estimates:
+        levels = ", ".join(f"{k} {v:.4g}" for k, v in e.by_level().items())
+        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}", f"{e.data_fraction:.1%}", levels)
+    out.print(t)
+    if layers:
+        lt = Table(title=f"per layer, dataflow {estimates[0].dataflow}")
+        for col in ("layer", "kind", "MACs", "E_MAC", "E_data"):
+            lt.add_column(col, justify="right" if col not in ("layer", "kind") else "left")
+        for layer in estimates[0].layers:
+            lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.data_pj:.4g}")
+        out.print(lt)
+    zz = None
+    if zigzag is not None:
+        zz = zigzag_energy(net, meta.input_shape, zigzag)
+        zt = Table(title=f"cross-check: dataflow {estimates[0].dataflow} vs ZigZag {zz.accelerator} (conv/linear layers)")
+        for col in ("layer", "ours", "ZigZag", "share ours", "share ZigZag"):
+            zt.add_column(col, justify="left" if col == "layer" else "right")
+        rows = match_layers(estimates[0].layers, zz)
+        ours_total = sum(v for _, v, _ in rows if v is not None) or 1.0
+        for name, mine, z_e in rows:
+            zt.add_row(name, "-" if mine is None else f"{mine:.4g}", f"{z_e:.4g}",
+                       "-" if mine is None else f"{mine / ours_total:.1%}", f"{z_e / zz.total_energy:.1%}")
+        out.print(zt)
+        out.print(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles")
+    name = f"energy_{unit.lower()}"
+    objectives = tuple(Objective(f"{name}@{hw.name}:{e.dataflow}", e.total_pj, unit, "min") for e in estimates)
+    rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
+                 budgets={"hardware": hw.to_dict()}, versions=versions(),
+                 details={"zigzag": asdict(zz) if zz is not None else None,
+                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "data_pj": e.data_pj,
+                                         "by_level_pj": e.by_level(), "layers": [asdict(x) for x in e.layers]}
+                                        for e in estimates]})
+    write_records(output, [rec])

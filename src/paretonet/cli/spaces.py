@@ -1,0 +1,70 @@
+"""`paretonet spaces`: search spaces, one architecture layer by layer, or a sample."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import ConfigError
+from ._common import OutputOpt, SeedOpt, app, out, parse_shape, write_json, write_records
+
+
+@app.command("spaces")
+def spaces_cmd(
+    space: Annotated[Optional[str], typer.Argument(help="A search space to show (lenet, nb201); none lists them all.")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Show this architecture: named member or genotype string.")] = None,
+    sample: Annotated[int, typer.Option(help="Draw this many random architectures.")] = 0,
+    input_shape: Annotated[str, typer.Option(help="Input shape C,H,W for building and counting.")] = "1,8,8",
+    classes: Annotated[int, typer.Option(help="Number of classes for building and counting.")] = 10,
+    seed: SeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """List search spaces, or show architectures with their parameter and MAC counts (one Record each)."""
+    from ..hw import count_macs, count_params, profile_layers
+    from ..records import Objective, Record, versions
+    from ..spaces import SPACES, Architecture, build_model, sample_architecture
+
+    shape = parse_shape(input_shape)
+    if space is None:
+        t = Table(title="search spaces")
+        t.add_column("space")
+        t.add_column("named members")
+        for name in SPACES.names():
+            t.add_row(name, "\n".join(f"{k} = {v}" for k, v in SPACES.get(name).named.items()))
+        out.print(t)
+        write_json(output, {"format": 1, "spaces": {n: SPACES.get(n).named for n in SPACES.names()}})
+        return
+    SPACES.get(space)
+    if sample < 0:
+        raise ConfigError(f"--sample: got {sample}, expected an integer >= 0")
+    archs = [Architecture.parse(arch, space=space)] if arch else []
+    archs += [sample_architecture(space, seed + i, shape) for i in range(sample)]
+    if not archs:
+        archs = [Architecture.parse(name, space=space) for name in SPACES.get(space).named]
+    records = []
+    for a in archs:
+        model = build_model(a, shape, classes)
+        layers = [{"name": p.name, "kind": p.kind, "out_shape": list(p.out_shape), "params": p.params, "macs": p.macs}
+                  for p in profile_layers(model, shape) if p.kind in ("conv", "linear")]
+        objectives = (Objective("params", float(count_params(model)), "count", "min"),
+                      Objective("macs", float(count_macs(model, shape).total_macs), "MACs", "min"))
+        # counts of the untrained network: no dataset, only the input shape and class count it was built for
+        records.append(Record(str(a), "", 0, objectives, budgets={"input_shape": list(shape), "n_classes": classes},
+                              versions=versions(), details={"layers": layers}))
+    t = Table(title=f"{space} architectures for input {shape}, {classes} classes")
+    for col in ("architecture", "params", "MACs"):
+        t.add_column(col, justify="left" if col == "architecture" else "right", overflow="fold")
+    for r in records:
+        t.add_row(r.architecture, f"{r.value('params'):,.0f}", f"{r.value('macs'):,.0f}")
+    out.print(t)
+    if len(records) == 1:
+        lt = Table(title="conv and linear layers")
+        for col in ("layer", "kind", "output", "params", "MACs"):
+            lt.add_column(col)
+        for layer in records[0].details["layers"]:
+            lt.add_row(layer["name"], layer["kind"], "x".join(map(str, layer["out_shape"])), f"{layer['params']:,}",
+                       f"{layer['macs']:,}")
+        out.print(lt)
+    write_records(output, records)

@@ -1,0 +1,121 @@
+"""`paretonet train` and `paretonet evaluate`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from ._common import (
+    DataDirOpt,
+    DatasetOpt,
+    ModelArg,
+    OutputOpt,
+    SeedOpt,
+    SplitSeedOpt,
+    app,
+    architecture,
+    err,
+    objective_table,
+    out,
+    write_records,
+)
+
+SaveOpt = Annotated[Optional[Path], typer.Option("--save-model", help="Save the model as PATH.safetensors + PATH.json.")]
+
+
+@app.command("train")
+def train_cmd(
+    arch: Annotated[str, typer.Option(help="Named member (lenet5), genotype string, or 'space:genotype'.")] = "lenet5",
+    space: Annotated[str, typer.Option(help="Search space: lenet or nb201.")] = "lenet",
+    dataset: Annotated[str, typer.Option(help="digits, mnist, fashion-mnist, cifar10 or synthetic.")] = "digits",
+    data_dir: DataDirOpt = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs (0 measures the untrained model).")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 64,
+    optimizer: Annotated[str, typer.Option(help="adam or sgd.")] = "adam",
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="L2 weight decay.")] = 0.0,
+    schedule: Annotated[str, typer.Option(help="cosine, step or constant.")] = "cosine",
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a better validation accuracy.")] = None,
+    seed: SeedOpt = 0,
+    split_seed: SplitSeedOpt = 0,
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+) -> None:
+    """Train one architecture and print its objectives (the float model: compress or evaluate --bits quantize)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..data import DataConfig, load_dataset
+    from ..modelfile import ModelMeta, model_paths, save_model
+    from ..pipeline import train_architecture
+    from ..train import TrainConfig
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                         weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience)
+    a = architecture(arch, space)
+    if save is not None and output is not None and output.resolve() == model_paths(save)[1].resolve():
+        raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
+    data = load_dataset(DataConfig(name=dataset, root=data_dir, seed=split_seed))
+    err.print(f"{a}  on {data.name} {data.input_shape}: {len(data.train)} train / "
+              f"{len(data.val)} val / {len(data.test)} test images")
+    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err,
+                        disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("train", total=max(1, epochs), epoch=0, info="")
+
+        def on_epoch(s) -> None:  # noqa: ANN001
+            info = f"loss {s.train_loss:.4f}" + (f"  val {s.val_accuracy:.4f}" if s.val_accuracy is not None else "")
+            progress.update(task, advance=1, epoch=s.epoch, info=info)
+
+        trained = train_architecture(a, data, config, on_epoch=on_epoch)
+    rec, res = trained.record, trained.result
+    out.print(objective_table(f"{a.space} on {data.name}, seed {seed}", rec.objectives))
+    if res.history:
+        last = res.history[-1]
+        out.print(f"epochs run {res.epochs_run}, best validation epoch {res.best_epoch}, "
+                  f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s")
+    if save is not None:
+        meta = ModelMeta(architecture=str(a), input_shape=data.input_shape, n_classes=data.n_classes,
+                         dataset=data.name, seed=seed, metrics={o.name: o.value for o in rec.objectives},
+                         train_config=asdict(config))
+        paths = save_model(save, trained.model, meta)
+        err.print(f"saved {paths[0]} and {paths[1]}")
+    write_records(output, [rec])
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: ModelArg,
+    dataset: DatasetOpt = None,
+    data_dir: DataDirOpt = None,
+    bits: Annotated[Optional[int], typer.Option(
+        help="Quantize weights and activations to this many bits first (post-training, calibrated on the "
+             "training split) and measure that model.")] = None,
+    seed: SeedOpt = 0,
+    split_seed: SplitSeedOpt = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Measure the objectives of a saved model (any variant) on a dataset's test split."""
+    from ..evaluate import evaluate_objectives
+    from ..pipeline import load_for_eval
+    from ..records import Record, versions
+    from ..spaces import Architecture
+    from ..variant import Variant, apply_variant
+
+    net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
+    variant = Variant.parse(meta.variant)
+    if bits is not None:
+        if not variant.is_float:
+            raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
+        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
+        net, variant = vm.model, vm.variant
+    objectives = evaluate_objectives(net, data)
+    rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
+                 budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed},
+                 versions=versions())
+    out.print(objective_table(f"{meta.architecture} {str(variant) or '(as trained)'} on {data.name}", objectives))
+    write_records(output, [rec])

@@ -1,0 +1,17 @@
+"""What every part needs of a module: the non-differentiable marker and its gradient modes, input
+normalization and resizing, an eval-mode context manager, and layer geometry (LayerShape).
+Imports nothing of paretonet but errors."""
+
+from ._gradients import (
+    GRADIENT_MODES,
+    NonDifferentiable,
+    RoundInput,
+    gradient_mode,
+    has_gradient_free_layers,
+    non_differentiable_layers,
+)
+from ._modules import Normalize, Resize, eval_mode
+from ._shapes import KINDS, LayerShape
+
+__all__ = ["GRADIENT_MODES", "KINDS", "LayerShape", "NonDifferentiable", "Normalize", "Resize", "RoundInput", "eval_mode", "gradient_mode",
+           "has_gradient_free_layers", "non_differentiable_layers"]
