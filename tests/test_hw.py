@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from paretonet.errors import ArchitectureError, ConfigError
+from paretonet.errors import ArchitectureError
 from paretonet.hw import QuantSpec, count_macs, count_params, profile_layers, quantize_model, storage_bytes
 from paretonet.spaces import Architecture, build_model, sample_architecture
 

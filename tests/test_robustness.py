@@ -249,3 +249,88 @@ def test_seed_variance_trains_each_seed(synthetic):
     assert v.seeds == (0, 1, 2) and v.n_images == 40 and len(v.robust_values) == 3
     assert v.robust.min <= v.robust.mean <= v.robust.max and v.robust.n == 3
     assert all(r <= c for r, c in zip(v.robust_values, v.clean_values))
+
+
+SANITY_NAMES = {"deterministic_eval_mode", "outputs_are_logits", "nonzero_input_gradients", "pgd_not_weaker_than_fgsm",
+                "more_steps_never_help", "accuracy_vanishes_at_large_eps", "blackbox_not_below_whitebox",
+                "adversarials_within_eps_and_unit_range"}
+
+
+def test_sanity_checks_run_on_float_quantized_and_approximate_models(lenet, digits, shared):
+    """Quantized and approximate models are the ones most likely to mask gradients: the checks run on
+    them too (through BPDA and transfer), each named with its numbers, and none crashes."""
+    from paretonet.spaces import Architecture
+    from paretonet.variant import Variant, apply_variant
+
+    model, x, y = lenet
+    arch = Architecture.parse("lenet:lenet5")
+    models = {"float": model,
+              "qat 4-bit": apply_variant(model, arch, digits, Variant(bits=4, qat=1), TrainConfig(epochs=15)).model,
+              "mul8u_L40": apply_variant(model, arch, digits, Variant(multiplier="mul8u_L40"),
+                                         lut_dirs=(str(shared / "evoapprox" / "luts"),)).model}
+    for kind, m in models.items():
+        r = evaluate_robustness(m, x[:100], y[:100], RobustnessConfig(eps=0.1, preset="fast", queries=200))
+        assert {c.name for c in r.sanity} == SANITY_NAMES, kind
+        assert all(np.isfinite(c.value) and np.isfinite(c.threshold) and c.detail for c in r.sanity), kind
+        assert r.gradient_mode == ("white-box" if kind == "float" else "bpda+transfer+square"), kind
+        assert not r.gradient_masking_suspected, (kind, [c for c in r.sanity if not c.passed])
+
+
+def test_more_steps_check_compares_like_with_like(lenet):
+    """Same step size and start: PGD-40 is PGD-10 walked further, so it never leaves more images correct."""
+    model, x, y = lenet
+    r = evaluate_robustness(model, x[:200], y[:200], RobustnessConfig(eps=0.1, preset="fast"))
+    check = next(c for c in r.sanity if c.name == "more_steps_never_help")
+    assert check.value <= 0 and check.threshold == 1 and "step size eps/4" in check.detail
+
+
+def test_standard_preset_is_autoattacks_standard_set():
+    from pyautoattack import AutoAttack
+
+    from paretonet.evaluate import PRESETS
+
+    reference = AutoAttack(nn.Linear(1, 1), version="standard")
+    assert list(PRESETS["standard"]) == reference.attacks_to_run == ["apgd-ce", "apgd-t", "fab-t", "square"]
+
+
+@pytest.mark.parametrize("name", ["apgd-t", "fab-t"])
+def test_targeted_attacks_stay_in_the_ball_and_break_images(lenet, name):
+    model, x, y = lenet
+    adv = make_attack(AttackConfig(name, 0.1, steps=10))(model, x[:30], y[:30])
+    assert float((adv - x[:30]).abs().max()) <= 0.1 + 1e-5 and float(adv.min()) >= 0 and float(adv.max()) <= 1
+    assert _acc(model, adv, y[:30]) < _acc(model, x[:30], y[:30])
+
+
+def test_transfer_pgd_walks_until_the_scored_model_is_fooled():
+    from paretonet.layers import NonDifferentiable
+
+    class Shift(NonDifferentiable):
+        def exact(self, x):  # noqa: ANN001, ANN202
+            return x + 0.1  # the twin (identity) is fooled below 0.5, the real model only below 0.4
+
+    class TwoClass(nn.Module):
+        def forward(self, x):  # noqa: ANN001, ANN202
+            v = x.flatten(1)[:, :1]
+            return torch.cat([v - 0.5, 0.5 - v], 1)
+
+    model = nn.Sequential(Shift(), TwoClass()).eval()
+    x, y = torch.full((64, 1, 1, 1), 0.6), torch.zeros(64, dtype=torch.long)
+    from paretonet.evaluate._running import predict, run_attack
+
+    adv = run_attack(model, AttackConfig("pgd", 0.3, steps=20, seed=1), "transfer", x, y, torch.arange(64))
+    # stopping when the twin is fooled (x < 0.5) would leave most images correct on the real model (x >= 0.4)
+    assert bool((predict(model, adv) != y).all())
+
+
+def test_every_failed_sanity_check_at_every_eps_is_printed(lenet, capsys):
+    from paretonet.cli.robustness import print_sanity
+
+    model, x, y = lenet
+    probabilities = nn.Sequential(model, nn.Softmax(dim=1)).eval()  # fails outputs_are_logits at every eps
+    curve = robustness_curve(probabilities, x[:40], y[:40], [0.05, 0.1], RobustnessConfig(preset="fast", queries=50))
+    print_sanity(curve)
+    err = capsys.readouterr().err
+    for eps in ("0.05", "0.1"):
+        assert f"sanity check outputs_are_logits failed at eps {eps}" in err, err
+    failed = sum(not c.passed for r in curve for c in r.sanity)
+    assert err.count("warning: sanity check") == failed >= 2

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .data import DataConfig, Dataset, load_dataset
 from .errors import ParetonetError
 from .modelfile import ModelMeta, load_model, save_model

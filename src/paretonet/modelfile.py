@@ -67,7 +67,7 @@ def save_model(path: str | Path, model: nn.Module, meta: ModelMeta) -> tuple[Pat
     """Write <path>.safetensors and <path>.json; returns both paths. The multipliers are read off the model."""
     from safetensors.torch import save_file
 
-    from . import __version__
+    from ._version import __version__
 
     weights, sidecar = model_paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)

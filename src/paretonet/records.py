@@ -118,7 +118,7 @@ def versions() -> dict[str, Any]:
     import numpy
     import torch
 
-    from . import __version__
+    from ._version import __version__
 
     return {"paretonet": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}

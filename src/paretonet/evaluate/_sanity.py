@@ -18,6 +18,7 @@ from torch import nn
 
 from ..layers import eval_mode, gradient_mode, has_gradient_free_layers
 from ._attacks import AttackConfig
+from ._running import bounds_violation, run_attack
 
 LARGE_EPS_LINF = 0.5  # at this Linf radius every image can be turned mid-gray: accuracy must collapse
 LARGE_EPS_ACCURACY = 0.05
@@ -54,8 +55,6 @@ def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 def run_sanity_checks(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str, seed: int, max_violation: float
 ) -> tuple[SanityCheck, ...]:
-    from ._robustness import bounds_violation, run_attack
-
     n = len(x)
     tol = max(1, n // 300)  # images: "within one image in a few hundred"
     masked_model = has_gradient_free_layers(model)
