@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paretonet.hw._quantize import calibrate
+from paretonet.hw import calibrate
 from paretonet.hw.approx import ApproxLayer, approximate_model, get_multiplier
 from paretonet.spaces import Architecture, build_model
 

@@ -17,8 +17,7 @@ from .evaluate import BASIC_OBJECTIVES, check_input_shape, evaluate_objectives
 from .modelfile import ModelMeta, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
-from .train import TrainConfig, TrainResult, train
-from .train._loop import BatchCallback, EpochCallback
+from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, train
 from .variant import select_images
 
 if TYPE_CHECKING:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
+from ..errors import ConfigError
 from ._common import (
     AttackPresetOpt,
     DataDirOpt,
@@ -28,6 +30,7 @@ from ._common import (
     write_json,
     write_records,
 )
+from .robustness import warn_failed_checks
 
 SaveVariantOpt = Annotated[Optional[Path], typer.Option("--save-model", help="Save the (last) variant's model here.")]
 
@@ -36,8 +39,6 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
              data_dir: str | None, seed: int, queries: int, output: Path | None, save: Path | None,
              lut_dirs: tuple[str, ...] = ()) -> None:
     """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved."""
-    from dataclasses import replace
-
     from ..evaluate import RobustnessConfig
     from ..modelfile import save_model
     from ..pipeline import load_for_eval
@@ -48,8 +49,6 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries)
     net, meta, data = load_for_eval(model, None, data_dir, 0)
     if meta.variant:
-        from ..errors import ConfigError
-
         raise ConfigError(f"model: {model} is already the variant {meta.variant!r}; start from the float model")
     cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
     records, vm = compare_variants(net, Architecture.parse(meta.architecture), data, meta.seed, variants, robustness,
@@ -58,8 +57,6 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     if str(vm.architecture) != meta.architecture:
         out.print(f"architecture after channel pruning: {vm.architecture}")
     for r in records:
-        from .robustness import warn_failed_checks
-
         if "robustness" in r.details:
             warn_failed_checks(f"'{r.variant or 'as trained'}', eps {eps:g}", r.details["robustness"]["sanity"])
     if save is not None:
