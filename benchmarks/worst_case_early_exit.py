@@ -5,7 +5,7 @@ accuracies (they must be identical), whether every per-image outcome is identica
 ratio; then the ratio over the whole sweep, all measured in one run (target >= 1.5).
 The saving comes from images an earlier attack already broke, so it grows with eps; images that
 survive every attack cost the same either way.
-Run: .venv/bin/python benchmarks/worst_case_early_exit.py [--preset full] [--eps 0.05,0.1,0.15,0.2]
+Run: .venv/bin/python benchmarks/worst_case_early_exit.py [--preset full | --attacks fgsm,pgd,...] [--eps 0.05,0.1,0.15,0.2]
 """
 
 from __future__ import annotations
@@ -22,16 +22,19 @@ from paretonet.evaluate import RobustnessConfig, evaluate_robustness
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="full")
+    ap.add_argument("--attacks", default=None, help="comma-separated attacks instead of the preset")
     ap.add_argument("--eps", default="0.05,0.1,0.15,0.2")
     ap.add_argument("--queries", type=int, default=1000)
     args = ap.parse_args()
     model, data = trained_lenet5()
     x, y = data.test.x, data.test.y
-    print(f"LeNet-5 on digits, {len(x)} test images, preset {args.preset}, Square {args.queries} queries")
+    attacks = tuple(args.attacks.split(",")) if args.attacks else None
+    print(f"LeNet-5 on digits, {len(x)} test images, {args.attacks or 'preset ' + args.preset}, "
+          f"Square {args.queries} queries")
     total = {True: 0.0, False: 0.0}
     all_identical = True
     for eps in (float(e) for e in args.eps.split(",")):
-        cfg = RobustnessConfig(eps=eps, preset=args.preset, queries=args.queries, sanity=False)
+        cfg = RobustnessConfig(eps=eps, preset=args.preset, attacks=attacks, queries=args.queries, sanity=False)
         res = {}
         for early in (True, False):
             t0 = time.perf_counter()

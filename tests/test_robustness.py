@@ -334,3 +334,21 @@ def test_every_failed_sanity_check_at_every_eps_is_printed(lenet, capsys):
         assert f"sanity check outputs_are_logits failed at eps {eps}" in err, err
     failed = sum(not c.passed for r in curve for c in r.sanity)
     assert err.count("warning: sanity check") == failed >= 2
+
+
+def test_unmarked_gradient_masking_is_flagged(lenet):
+    """A model that rounds its input with plain torch ops (no NonDifferentiable marker) masks its gradients
+    from white-box attacks; the checks catch it: zero input gradients, and Square breaks what PGD could not."""
+
+    class SilentRound(nn.Module):
+        def forward(self, x):  # noqa: ANN001, ANN202
+            return torch.round(x * 8) / 8
+
+    model, x, y = lenet
+    masked = nn.Sequential(SilentRound(), model).eval()
+    r = evaluate_robustness(masked, x[:100], y[:100], RobustnessConfig(eps=0.1, preset="fast", sanity_queries=300))
+    checks = {c.name: c for c in r.sanity}
+    assert r.gradient_mode == "white-box"
+    assert not checks["nonzero_input_gradients"].passed and checks["nonzero_input_gradients"].value >= 90
+    assert not checks["blackbox_not_below_whitebox"].passed and checks["blackbox_not_below_whitebox"].value > 0.1
+    assert r.gradient_masking_suspected

@@ -18,7 +18,7 @@ from .modelfile import ModelMeta, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
 from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, train
-from .variant import select_images
+from .variant import Variant, apply_variant, select_images
 
 if TYPE_CHECKING:
     from .evaluate import RobustnessConfig, SeedVariance
@@ -78,6 +78,20 @@ def load_for_eval(model: str | Path, dataset: str | None = None, data_dir: str |
     if data.n_classes != meta.n_classes:
         raise ConfigError(f"--dataset: {data.name!r} has {data.n_classes} classes, the model has {meta.n_classes}")
     return net, meta, data
+
+
+def load_quantized(model: str | Path, bits: int | None, dataset: str | None = None, data_dir: str | None = None,
+                   split_seed: int = 0) -> tuple[nn.Module, ModelMeta, Dataset, Variant]:
+    """load_for_eval, then (with `bits`) real post-training quantization of the float model, calibrated
+    on the training split. A model that is already a variant is not quantized again under a new label."""
+    net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
+    variant = Variant.parse(meta.variant)
+    if bits is not None:
+        if not variant.is_float:
+            raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
+        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
+        net, variant = vm.model, vm.variant
+    return net, meta, data, variant
 
 
 def seed_variance(

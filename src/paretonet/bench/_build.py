@@ -37,6 +37,8 @@ class BuildConfig:
     eps: float = 0.1
     preset: str = "fast"
     robust_images: int = 200
+    sanity_images: int = 64  # sanity checks of each architecture: images and Square queries (they cost
+    sanity_queries: int = 300  # as much as the attacks themselves at the defaults of a single evaluation)
     proxies: tuple[str, ...] = ()  # empty: every registered proxy
     proxy_seeds: int = 2
     workers: int = 2
@@ -51,6 +53,8 @@ class BuildConfig:
         check_choice("preset", self.preset, tuple(PRESETS))
         check_int("workers", self.workers, minimum=1)
         check_int("robust_images", self.robust_images, minimum=1)
+        check_int("sanity_images", self.sanity_images, minimum=1)
+        check_int("sanity_queries", self.sanity_queries, minimum=1)
         check_int("proxy_seeds", self.proxy_seeds, minimum=1)
 
 
@@ -97,7 +101,8 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> Record:
     t = train_architecture(arch, data, TrainConfig(epochs=cfg.epochs, seed=cfg.seed))
     model = t.model.eval()
     x, y = select_images(data, min(cfg.robust_images, len(data.test)), cfg.seed)
-    base = RobustnessConfig(eps=cfg.eps, preset=cfg.preset, seed=cfg.seed)
+    base = RobustnessConfig(eps=cfg.eps, preset=cfg.preset, seed=cfg.seed, sanity_images=cfg.sanity_images,
+                            sanity_queries=cfg.sanity_queries)
     attacks = PRESETS[cfg.preset]
     objectives = list(t.record.objectives)
     details: dict = {"robustness": {}}

@@ -31,22 +31,14 @@ def energy_cmd(
     from ..errors import ConfigError
     from ..hw import DATAFLOWS, match_layers, variant_energy, zigzag_energy
     from ..hw import hardware as get_hardware
-    from ..pipeline import load_for_eval
+    from ..pipeline import load_quantized
     from ..records import Objective, Record, versions
-    from ..spaces import Architecture
-    from ..variant import Variant, apply_variant
 
     hw = get_hardware(hardware)
     if dataflow != "all" and dataflow not in DATAFLOWS:
         raise ConfigError(f"--dataflow: got {dataflow!r}, expected one of {', '.join(DATAFLOWS)}, all")
     flows = DATAFLOWS if dataflow == "all" else (dataflow,)
-    net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
-    variant = Variant.parse(meta.variant)
-    if bits is not None:
-        if not variant.is_float:
-            raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
-        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
-        net, variant = vm.model, vm.variant
+    net, meta, data, variant = load_quantized(model, bits, dataset, data_dir, split_seed)
     estimates = [variant_energy(net, meta.input_shape, hw, f) for f in flows]
     unit = hw.unit
     t = Table(title=f"{meta.architecture} {str(variant) or '(as trained)'} on {hw.name}, per image ({unit})")

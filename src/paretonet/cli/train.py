@@ -101,18 +101,10 @@ def evaluate_cmd(
 ) -> None:
     """Measure the objectives of a saved model (any variant) on a dataset's test split."""
     from ..evaluate import evaluate_objectives
-    from ..pipeline import load_for_eval
+    from ..pipeline import load_quantized
     from ..records import Record, versions
-    from ..spaces import Architecture
-    from ..variant import Variant, apply_variant
 
-    net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
-    variant = Variant.parse(meta.variant)
-    if bits is not None:
-        if not variant.is_float:
-            raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
-        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
-        net, variant = vm.model, vm.variant
+    net, meta, data, variant = load_quantized(model, bits, dataset, data_dir, split_seed)
     objectives = evaluate_objectives(net, data)
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed},

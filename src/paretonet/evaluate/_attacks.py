@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -196,7 +197,9 @@ class _AutoAttackBase(Attack):
 
     @staticmethod
     def _quiet(fn, *args, **kwargs):  # noqa: ANN001, ANN205
-        with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(io.StringIO()):
+        # its progress lines go nowhere, and its own gradient warnings too: our sanity checks report those
+        with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return fn(*args, **kwargs)
 
 

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
+from ..layers import has_gradient_free_layers
 from ..records import Objective, robust_name
 from ._attacks import ATTACKS, NORMS, AttackConfig
 from ._running import bounds_violation, predict, run_attack
-from ..layers import has_gradient_free_layers
 from ._sanity import SanityCheck, run_sanity_checks
 
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -44,7 +44,8 @@ class RobustnessConfig:
     seed: int = 0
     early_exit: bool = True
     sanity: bool = True
-    sanity_images: int = 200
+    sanity_images: int = 200  # the first images of the evaluation run the sanity checks
+    sanity_queries: int = 1000  # Square's queries in the black-box check
     batch_size: int = 500
 
     def __post_init__(self) -> None:
@@ -63,6 +64,7 @@ class RobustnessConfig:
         check_int("queries", self.queries, minimum=1)
         check_int("seed", self.seed, minimum=0)
         check_int("sanity_images", self.sanity_images, minimum=1)
+        check_int("sanity_queries", self.sanity_queries, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
 
     @property
@@ -103,6 +105,8 @@ class RobustnessResult:
     broken_by: tuple[str, ...]  # per image: "" robust, "misclassified", or the attack that broke it
     sanity: tuple[SanityCheck, ...] = ()
     seconds: float = 0.0
+    sanity_images: int = 0  # the sanity checks' budget (0: not run)
+    sanity_queries: int = 0
 
     @property
     def sanity_passed(self) -> bool:
@@ -120,11 +124,15 @@ class RobustnessResult:
         return d
 
     def budgets(self) -> dict:
-        return {"robust_images": self.n_images, "attacks": {a.name: a.budget for a in self.attacks}}
+        b = {"robust_images": self.n_images, "attacks": {a.name: a.budget for a in self.attacks}}
+        if self.sanity:
+            b["sanity"] = {"images": self.sanity_images, "square_queries": self.sanity_queries}
+        return b
 
     def objective(self) -> Objective:
-        """Per-image robust accuracy: one attack's name, or 'worst:<preset>' for the worst case over several."""
-        attacks = self.preset if "+" not in self.preset and self.preset in ATTACKS else f"worst:{self.preset}"
+        """Per-image robust accuracy: the attack's name when one attack ran as asked, else 'worst:<label>'
+        (a preset, or one attack run by BPDA, transfer and Square on a model without useful gradients)."""
+        attacks = self.preset if len(self.attacks) == 1 else f"worst:{self.preset}"
         return Objective(robust_name(attacks, self.eps), self.robust_accuracy, "fraction", "max")
 
 
@@ -182,13 +190,15 @@ def evaluate_robustness(
         outcomes.append(AttackOutcome(name, acfg.budget(), len(todo), broken_here, float(robust.double().mean()),
                                       time.perf_counter() - t0))
     sanity: tuple[SanityCheck, ...] = ()
+    m = min(n, config.sanity_images) if config.sanity else 0
     if config.sanity:
-        m = min(n, config.sanity_images)
-        sanity = run_sanity_checks(model, x[:m], y[:m], config.eps, config.norm, config.seed, max_violation)
+        sanity = run_sanity_checks(model, x[:m], y[:m], config.eps, config.norm, config.seed, max_violation,
+                                   config.sanity_queries)
     return RobustnessResult(
         eps=config.eps, norm=config.norm, preset=config.label, seed=config.seed, n_images=n,
         clean_accuracy=float(clean.double().mean()), robust_accuracy=float(robust.double().mean()),
         gradient_mode=mode, attacks=tuple(outcomes), broken_by=tuple(broken_by), sanity=sanity,
+        sanity_images=m, sanity_queries=config.sanity_queries if config.sanity else 0,
         seconds=time.perf_counter() - start,
     )
 

@@ -201,13 +201,21 @@ def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardwa
 
 def grouped_total_pj(groups: Sequence[tuple[int, tuple[LayerShape, ...]]], hw: Hardware | str = "horowitz45",
                      dataflow: str = "A", bits: LayerBits = FLOAT32) -> float:
-    """Total energy of (multiplicity, layers) groups, each distinct group priced once (cached): the
-    inner loop of a search that prices thousands of cells built from a few distinct parts."""
+    """Total energy of (multiplicity, layers) groups, each distinct group priced once and remembered:
+    the inner loop of a search that prices thousands of cells built from a few distinct parts."""
     hw = hardware(hw)
     check_choice("dataflow", dataflow, DATAFLOWS)
-    return sum(k * _group_pj(layers, hw, dataflow, bits) for k, layers in groups)
+    prices = _PRICES.setdefault((hw, dataflow, bits), {})
+    total = 0.0
+    for k, layers in groups:
+        pj = prices.get(layers)
+        if pj is None:
+            if len(prices) > _MAX_PRICES:
+                prices.clear()
+            pj = prices[layers] = estimate_energy(layers, hw, dataflow, bits=bits).total_pj
+        total += k * pj
+    return total
 
 
-@lru_cache(maxsize=8192)
-def _group_pj(layers: tuple[LayerShape, ...], hw: Hardware, dataflow: str, bits: LayerBits) -> float:
-    return estimate_energy(layers, hw, dataflow, bits=bits).total_pj
+_PRICES: dict[tuple[Hardware, str, LayerBits], dict[tuple[LayerShape, ...], float]] = {}
+_MAX_PRICES = 65536

@@ -21,6 +21,15 @@ class LayerShape:
     groups: int = 1
     bias: bool = False
 
+    def __hash__(self) -> int:
+        # cost caches hash tuples of shapes on the search's inner loop: compute each hash once
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.name, self.kind, self.in_channels, self.out_channels, self.in_area, self.out_area,
+                      self.kernel_area, self.groups, self.bias))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def macs(self) -> int:
         if self.kind in ("conv", "linear"):

@@ -58,9 +58,9 @@ class SearchSpace(ABC):
         raise ArchitectureError(f"search space {self.name} computes no layer shapes analytically; build the model")
 
     def cost_groups(self, genotype: Any, input_shape: tuple[int, int, int],
-                    n_classes: int) -> list[tuple[int, tuple[LayerShape, ...]]]:
+                    n_classes: int) -> tuple[tuple[int, tuple[LayerShape, ...]], ...]:
         """layer_shapes as (multiplicity, layers) groups whose cost can be cached; one group by default."""
-        return [(1, tuple(self.layer_shapes(genotype, input_shape, n_classes)))]
+        return ((1, tuple(self.layer_shapes(genotype, input_shape, n_classes))),)
 
     def encode(self, genotype: Any) -> tuple[list[str], list[float]]:
         """Numeric features of a genotype for the predictor: (names, values), the same names for every genotype."""

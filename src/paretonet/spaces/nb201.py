@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -194,14 +195,25 @@ def cell_layer_shapes(ops: tuple[str, ...], input_shape: tuple[int, int, int] = 
     return layers
 
 
+@lru_cache(maxsize=32768)
 def cost_groups(ops: tuple[str, ...], input_shape: tuple[int, int, int] = (3, 32, 32),
-                n_classes: int = 10) -> list[tuple[int, tuple[LayerShape, ...]]]:
+                n_classes: int = 10) -> tuple[tuple[int, tuple[LayerShape, ...]], ...]:
     """cell_layer_shapes as (multiplicity, layers) groups: the skeleton once, each edge's layers once per
     cell of its stage. Layers are named by their role only, so equal groups price once in a cache."""
-    groups = [(1, tuple(skeleton_layers(input_shape, n_classes)))]
+    groups = [(1, _skeleton(input_shape, n_classes))]
     for c, area in stages(input_shape):
-        groups += [(CELLS_PER_STAGE, tuple(edge_layers(op, c, area))) for op in ops]
-    return groups
+        groups += [(CELLS_PER_STAGE, _edge(op, c, area)) for op in ops]
+    return tuple(groups)
+
+
+@lru_cache(maxsize=256)
+def _skeleton(input_shape: tuple[int, int, int], n_classes: int) -> tuple[LayerShape, ...]:
+    return tuple(skeleton_layers(input_shape, n_classes))
+
+
+@lru_cache(maxsize=1024)
+def _edge(op: str, channels: int, area: int) -> tuple[LayerShape, ...]:
+    return tuple(edge_layers(op, channels, area))
 
 
 class NB201Space(SearchSpace):
@@ -232,8 +244,8 @@ class NB201Space(SearchSpace):
         return cell_layer_shapes(g.ops, input_shape, n_classes)
 
     def cost_groups(self, g: CellGenotype, input_shape: tuple[int, int, int],
-                    n_classes: int) -> list[tuple[int, tuple[LayerShape, ...]]]:
-        return cost_groups(g.ops, input_shape, n_classes)
+                    n_classes: int) -> tuple[tuple[int, tuple[LayerShape, ...]], ...]:
+        return cost_groups(g.ops, tuple(input_shape), n_classes)
 
     def encode(self, g: CellGenotype) -> tuple[list[str], list[float]]:
         """One-hot of the op on each edge, op counts, and path features in the spirit of GRAF

@@ -60,10 +60,12 @@ def compare_variants(model: torch.nn.Module, arch: Architecture, dataset: Datase
                      train_config: TrainConfig = TrainConfig(), lut_dirs: tuple[str, ...] = (),
                      ) -> tuple[list[Record], VariantModel]:
     """Records of the model as trained and of each variant (all on the same images); the last variant's model."""
-    vm = VariantModel(model, arch, Variant())
-    budgets = {"train_config": {k: getattr(train_config, k) for k in ("epochs", "lr", "batch_size", "seed")}}
-    records = [variant_record(vm, dataset, seed, robustness, images, budgets=budgets)]
+    records = [variant_record(VariantModel(model, arch, Variant()), dataset, seed, robustness, images)]
+    vm = None
     for variant in variants:
         vm = apply_variant(model, arch, dataset, variant, train_config, lut_dirs)
+        trains = variant.qat or variant.finetune or variant.retrain
+        budgets = {"variant_training": {"base_lr": train_config.lr, "batch_size": train_config.batch_size,
+                                        "seed": train_config.seed}} if trains else {}
         records.append(variant_record(vm, dataset, seed, robustness, images, budgets=budgets))
     return records, vm
