@@ -220,6 +220,11 @@ def test_energy_malformed_hardware_file(capsys, saved_model, tmp_path):
     (tmp_path / "neg.json").write_text(json.dumps(d))
     code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "neg.json"))
     assert code == 2 and "field mult_pj_8x8: input should be greater than or equal to 0 (got -0.2)" in err
+    for field, value in (("skip_zeros", "no"), ("unit", 5)):  # wrongly typed: refused, not taken as true / "5"
+        (tmp_path / "typed.yaml").write_text(f"{json.dumps({**HOROWITZ45.to_dict(), field: value})}\n")
+        code, _, err = run_cli(capsys, "energy", saved_model, "--hardware", str(tmp_path / "typed.yaml"))
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and f"field {field}:" in lines[0] and repr(value) in lines[0], err
 
 
 COMPRESS_BAD = {
