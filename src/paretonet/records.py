@@ -92,7 +92,8 @@ class Record:
 
         r = validate(RecordSchema, d, source)
         return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
-                   objectives=tuple(Objective(o.name, o.value, o.unit, o.direction) for o in r.objectives),
+                   objectives=tuple(Objective(o.name, math.nan if o.value is None else o.value, o.unit, o.direction)
+                                    for o in r.objectives),
                    budgets=dict(r.budgets), versions=dict(r.versions), details=dict(r.details))
 
 

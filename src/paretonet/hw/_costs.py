@@ -15,9 +15,9 @@ from ._sparse import best_encoding
 
 
 def _approx_layers(model: nn.Module) -> dict[str, nn.Module]:
-    from .approx._layers import ApproxLayer
+    from .approx import approx_layers  # the approximate layers build on this package's quantizer
 
-    return {f"{n}.layer": m for n, m in model.named_modules() if isinstance(m, ApproxLayer)}
+    return approx_layers(model)
 
 
 def layer_bits(model: nn.Module) -> dict[str, LayerBits]:
