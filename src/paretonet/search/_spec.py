@@ -1,0 +1,80 @@
+"""What a search optimizes: objectives by their Record names with a direction, and constraints on them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+# Names whose direction is implied: accuracies up, costs down. Anything else needs ':max' or ':min'.
+_MAX_PREFIXES = ("accuracy", "robust_accuracy@")
+_MIN_PREFIXES = ("size_bytes", "params", "macs", "flops", "energy_", "latency", "proxy_flops", "proxy_params")
+_CONSTRAINT = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    name: str
+    direction: str  # "max" or "min"
+
+    @property
+    def sign(self) -> float:
+        """Multiplies a value into minimization form."""
+        return -1.0 if self.direction == "max" else 1.0
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    op: str  # "<=" or ">="
+    bound: float
+
+    def violation(self, value: float) -> float:
+        """How far `value` is outside the bound (0 when it satisfies it): Optuna's constraint convention."""
+        return max(0.0, value - self.bound) if self.op == "<=" else max(0.0, self.bound - value)
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.op}{self.bound:g}"
+
+
+def parse_objective(text: str, available: list[str] | None = None) -> ObjectiveSpec:
+    """'accuracy', 'proxy_flops', 'my_metric:max'; an unknown name lists the known ones."""
+    name, direction = text.strip(), ""
+    for d in ("max", "min"):
+        if name.endswith(":" + d):
+            name, direction = name[: -len(d) - 1], d
+    if available is not None and name not in available:
+        raise ConfigError(f"objectives: unknown objective {name!r}; this evaluator has {', '.join(sorted(available))}")
+    if not direction:
+        if name.startswith(_MAX_PREFIXES):
+            direction = "max"
+        elif name.startswith(_MIN_PREFIXES):
+            direction = "min"
+        else:
+            raise ConfigError(f"objectives: {name!r} has no known direction; write {name}:max or {name}:min")
+    return ObjectiveSpec(name, direction)
+
+
+def parse_objectives(texts: list[str] | tuple[str, ...], available: list[str] | None = None) -> tuple[ObjectiveSpec, ...]:
+    specs = tuple(parse_objective(t, available) for t in texts)
+    if len(specs) < 2:
+        raise ConfigError(f"objectives: got {len(specs)}, a multi-objective search needs at least two")
+    if len({s.name for s in specs}) != len(specs):
+        raise ConfigError(f"objectives: {', '.join(s.name for s in specs)} names one objective twice")
+    return specs
+
+
+def parse_constraint(text: str, available: list[str] | None = None) -> Constraint:
+    """'energy_pj@eyeriss:A<=2e6' or 'accuracy>=0.9'."""
+    m = _CONSTRAINT.match(text)
+    if m is None:
+        raise ConfigError(f"constraints: got {text!r}, expected <objective><=<number> or <objective>>=<number>")
+    name, op, bound = m[1], m[2], m[3]
+    if available is not None and name not in available:
+        raise ConfigError(f"constraints: unknown objective {name!r} in {text!r}; this evaluator has "
+                          f"{', '.join(sorted(available))}")
+    try:
+        return Constraint(name, op, float(bound))
+    except ValueError:
+        raise ConfigError(f"constraints: {bound!r} in {text!r} is not a number") from None

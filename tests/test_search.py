@@ -1,0 +1,138 @@
+"""Multi-objective search on Optuna studies with the table evaluator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from paretonet.bench import open_bench
+from paretonet.cli import main
+from paretonet.errors import ConfigError
+from paretonet.records import records_from_json
+from paretonet.search import (
+    SearchConfig,
+    TableProblem,
+    hypervolume,
+    nondominated,
+    parse_constraint,
+    parse_objective,
+    run_table_search,
+)
+
+OBJECTIVES = ["accuracy", "robust_accuracy@apgd-ce:1/255", "proxy_flops"]
+
+
+@pytest.fixture(scope="module")
+def problem(shared):
+    return TableProblem.from_names(open_bench("nb201-cifar10"), OBJECTIVES)
+
+
+def test_objectives_and_constraints_by_record_name():
+    assert parse_objective("accuracy").direction == "max"
+    assert parse_objective("robust_accuracy@worst:fast:0.1").direction == "max"
+    assert parse_objective("energy_pj@horowitz45:A").direction == "min"
+    assert parse_objective("proxy_synflow:max").direction == "max"
+    with pytest.raises(ConfigError, match="has no known direction; write proxy_synflow:max"):
+        parse_objective("proxy_synflow")
+    with pytest.raises(ConfigError, match="unknown objective 'acc'; this evaluator has accuracy"):
+        parse_objective("acc", ["accuracy"])
+    c = parse_constraint("proxy_flops<=100")
+    assert (c.violation(80), c.violation(130)) == (0.0, 30.0) and str(c) == "proxy_flops<=100"
+    with pytest.raises(ConfigError, match="expected <objective><=<number>"):
+        parse_constraint("proxy_flops<100")
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "nsga3", "tpe", "random"])
+def test_every_sampler_completes_the_budget_with_a_true_front(problem, sampler):
+    r = run_table_search(problem, SearchConfig(trials=40, sampler=sampler, predictor=False, seed=1))
+    assert len(r.rows) == 40 and set(r.front) <= set(r.rows)
+    import moocore
+
+    pts = problem.min_space(list(r.front))
+    others = problem.min_space([x for x in r.rows if x not in r.front])
+    # no evaluated architecture dominates a front member, and every other one is dominated (or equal)
+    assert moocore.is_nondominated(np.vstack([pts, others]), keep_weakly=True)[: len(pts)].all()
+    assert not moocore.is_nondominated(np.vstack([pts, others]))[len(pts):].any()
+    assert r.hypervolume == pytest.approx(hypervolume(pts, problem.reference_point))
+
+
+def test_constraints_keep_the_front_feasible(shared):
+    p = TableProblem.from_names(open_bench("nb201-cifar10"), OBJECTIVES, ["proxy_flops<=60"])
+    r = run_table_search(p, SearchConfig(trials=40, sampler="nsga2", predictor=False))
+    assert r.front and all(p.bench.columns["proxy_flops"][x] <= 60 for x in r.front)
+
+
+def test_predictor_guidance_beats_random_search(problem):
+    """A learned effect, over three seeds, with a margin: at 60 evaluations guided search reached 0.90-0.96
+    of the true front's hypervolume over seeds 0-5 (mean of seeds 0-2: 0.94), random search 0.71-0.92 (0.86)."""
+    everything = problem.min_space(problem.rows)
+    true = hypervolume(everything[nondominated(everything)], problem.reference_point)
+    got = {}
+    for guided in (False, True):
+        hv = [run_table_search(problem, SearchConfig(trials=60, sampler="random", predictor=guided, seed=s)).hypervolume
+              for s in range(3)]
+        got[guided] = np.mean(hv) / true
+    assert got[True] >= got[False] + 0.03 and got[True] >= 0.9, got
+
+
+def _completed(db: str) -> list[tuple]:
+    if not os.path.exists(db):
+        return []
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT number, trial_id FROM trials WHERE state='COMPLETE' ORDER BY number").fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return []
+
+
+def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "paretonet.cli", "search", "--trials", "400", "--no-predictor", "--sampler", "random",
+           "--output", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while len(_completed(str(run / "study.db"))) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _completed(str(run / "study.db"))
+    assert 30 <= len(before) < 400
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = _completed(str(run / "study.db"))
+    assert len(after) == 400 and len({n for n, _ in after}) == 400 and set(before) <= set(after)
+    front = records_from_json(json.loads((run / "front.json").read_text()))
+    assert front and all(r.budgets["evaluator"] == "table" for r in front)
+    assert sum(1 for _ in open(run / "hypervolume.csv")) == 401
+
+
+BAD = {
+    "unknown objective": (["--objectives", "accuracy,acc"], "unknown objective 'acc'"),
+    "unknown sampler": (["--sampler", "cmaes"], "sampler: got 'cmaes', expected one of nsga2, nsga3, tpe, random"),
+    "constraint on unknown objective": (["--constraint", "energy<=5"], "constraints: unknown objective 'energy'"),
+    "budget below 1": (["--trials", "0"], "trials: got 0, expected an integer >= 1"),
+    "worker without storage": (["--worker"], "--worker: joining a study needs --storage"),
+    "unreachable database": (["--storage", "postgresql+psycopg://paretonet:s3cret@127.0.0.1:9/studies"],
+                             "storage: cannot open postgresql+psycopg://paretonet:***@127.0.0.1:9/studies"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_search_input_is_one_line_and_exit_2(capsys, tmp_path, case, shared):
+    args, message = BAD[case]
+    code = main(["search", "--trials", "5", "--output", str(tmp_path / "run"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    lines = [line for line in err if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert "s3cret" not in "\n".join(err)
