@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -83,38 +83,68 @@ def test_predictor_guidance_beats_random_search(problem):
     assert got[True] >= got[False] + 0.03 and got[True] >= 0.9, got
 
 
-def _completed(db: str) -> list[tuple]:
-    if not os.path.exists(db):
-        return []
+POSTGRES = os.environ.get("PARETONET_TEST_POSTGRES")  # set by .ci/run, which starts a server on localhost
+
+
+def _storage(kind: str, tmp_path) -> str:  # noqa: ANN001
+    if kind == "postgresql":
+        if not POSTGRES:
+            pytest.skip("no PostgreSQL server: .ci/run starts one and sets PARETONET_TEST_POSTGRES")
+        return POSTGRES
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def _completed(url: str, study: str) -> list[tuple[int, str, str]]:
+    """(number, architecture, worker) of every completed trial; [] while the study does not exist yet."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        con = sqlite3.connect(db)
-        try:
-            return con.execute("SELECT number, trial_id FROM trials WHERE state='COMPLETE' ORDER BY number").fetchall()
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
+        trials = optuna.load_study(study_name=study, storage=url).get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    except Exception:  # not created yet, or the file is being written
         return []
+    return sorted((t.number, t.user_attrs["architecture"], t.user_attrs["worker"]) for t in trials)
 
 
-def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared):
-    run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "paretonet.cli", "search", "--trials", "400", "--no-predictor", "--sampler", "random",
-           "--output", str(run)]
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
+    url, study, run = _storage(kind, tmp_path), f"resume-{uuid.uuid4().hex[:8]}", tmp_path / "run"
+    cmd = [sys.executable, "-m", "paretonet.cli", "search", "--trials", "120", "--no-predictor", "--sampler", "random",
+           "--storage", url, "--study", study, "--output", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
-    while len(_completed(str(run / "study.db"))) < 30 and time.time() < deadline and proc.poll() is None:
+    while len(_completed(url, study)) < 25 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = _completed(str(run / "study.db"))
-    assert 30 <= len(before) < 400
+    before = _completed(url, study)
+    assert 25 <= len(before) < 120
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    after = _completed(str(run / "study.db"))
-    assert len(after) == 400 and len({n for n, _ in after}) == 400 and set(before) <= set(after)
+    after = _completed(url, study)
+    assert len(after) == 120 and len({n for n, _, _ in after}) == 120 and set(before) <= set(after)
     front = records_from_json(json.loads((run / "front.json").read_text()))
     assert front and all(r.budgets["evaluator"] == "table" for r in front)
-    assert sum(1 for _ in open(run / "hypervolume.csv")) == 401
+    assert sum(1 for _ in open(run / "hypervolume.csv")) == 121
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_workers_share_one_study_to_exactly_the_budget(tmp_path, shared, kind):
+    url, study = _storage(kind, tmp_path), f"shared-{uuid.uuid4().hex[:8]}"
+    base = [sys.executable, "-m", "paretonet.cli", "search", "--no-predictor", "--sampler", "random",
+            "--storage", url, "--study", study]
+    first = subprocess.run([*base, "--trials", "5", "--output", str(tmp_path / "a")], capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    workers = [subprocess.Popen([*base, "--trials", "80", "--worker", "--seed", str(k), "--output", str(tmp_path / f"w{k}")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err
+    done = _completed(url, study)
+    assert len(done) == 80 and len({n for n, _, _ in done}) == 80
+    assert len({w for _, _, w in done}) == 3  # the first run and both workers completed trials
 
 
 BAD = {
@@ -136,3 +166,12 @@ def test_bad_search_input_is_one_line_and_exit_2(capsys, tmp_path, case, shared)
     lines = [line for line in err if line.startswith("error:")]
     assert code == 2 and len(lines) == 1 and message in lines[0], err
     assert "s3cret" not in "\n".join(err)
+
+
+def test_device_costs_are_objectives_of_the_table(problem):
+    b = problem.bench
+    assert {"latency_ms@pixel3", "energy_mj@edgegpu", "latency_ms@fpga"} <= set(b.columns)
+    p = TableProblem.from_names(b, ["accuracy", "robust_accuracy@apgd-ce:1/255", "latency_ms@pixel3"])
+    assert p.free.tolist() == [False, False, True]
+    r = run_table_search(p, SearchConfig(trials=30, sampler="nsga2", predictor=True))
+    assert len(r.rows) == 30 and r.hypervolume > 0

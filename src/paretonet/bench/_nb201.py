@@ -56,8 +56,24 @@ def _eps_255(eps: float) -> float:
     return round(eps * 255, 1)
 
 
+DEVICE_FILE = "hw_devices_cifar100.csv"
+
+
+def device_columns(root: Path) -> dict[str, dict[str, float]]:
+    """HW-NAS-Bench's measured costs per cell ('net' tuple) as `latency_ms@<device>` / `energy_mj@<device>`;
+    empty when the file is absent. Measured on the CIFAR-100 networks (a wider classifier than CIFAR-10's)."""
+    path = root / DEVICE_FILE
+    if not path.is_file():
+        return {}
+    rows = _read(path)
+    names = {c: ("latency_ms@" if c.endswith("_latency") else "energy_mj@") + c.rpartition("_")[0]
+             for c in rows[0] if c != "net"} if rows else {}
+    return {r["net"]: {names[c]: float(v) for c, v in r.items() if c != "net" and v != ""} for r in rows}
+
+
 def load_nb201_cifar10(root: str | Path, eps: float = DEFAULT_EPS) -> Bench:
-    """The 9,445 non-degenerate cells with 13 proxies and targets at eps (in [0, 1]; the tables hold k/255)."""
+    """The 9,445 non-degenerate cells with 13 proxies, targets at eps (in [0, 1]; the tables hold k/255) and,
+    where the shared file is there, the measured device costs of HW-NAS-Bench."""
     root = Path(root)
     proxies_path, targets_path = root / "nb201_zc_proxies.csv", root / "robustness_targets.csv"
     proxies, targets = _read(proxies_path), _read(targets_path)
@@ -75,7 +91,13 @@ def load_nb201_cifar10(root: str | Path, eps: float = DEFAULT_EPS) -> Bench:
     names = target_names(eps)
     archs, groups = [], []
     cols: dict[str, list[float]] = {c: [] for c in (*(f"proxy_{p}" for p in PROXY_COLUMNS), *names.values())}
+    devices = device_columns(root)
+    device_names = sorted({k for d in devices.values() for k in d})
+    cols.update({name: [] for name in device_names})
     for r in proxies:
+        measured = devices.get(r["net"], {})
+        for name in device_names:
+            cols[name].append(measured.get(name, math.nan))
         t = by_net.get(r["net"])
         if t is None:
             raise DataError(f"benchmark file {str(targets_path)!r}: no row for net {r['net']}")

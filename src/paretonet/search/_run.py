@@ -7,7 +7,9 @@ the same search loads the study and goes on to the budget.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from ._guided import GuidedProposer, Guidance
 from ._table import TableProblem
 
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process completed a trial, for shared studies
 MAX_MISSES = 20  # consecutive proposals outside the table before one random table row is asked instead
 ProgressFn = Callable[[int, int, float], None]  # (completed trials, budget, hypervolume of the front so far)
 
@@ -71,10 +74,15 @@ def open_study(problem: TableProblem, config: SearchConfig, *, create: bool = Tr
     sampler = _sampler(config.sampler, config.seed)
     directions = ["maximize" if s.direction == "max" else "minimize" for s in problem.objectives]
     try:
+        storage = None
+        if config.storage is not None:
+            # SQLite serializes writers: wait for the lock instead of failing while another worker writes
+            kwargs = {"connect_args": {"timeout": 60}} if config.storage.startswith("sqlite") else {}
+            storage = optuna.storages.RDBStorage(config.storage, engine_kwargs=kwargs)
         if create:
-            return optuna.create_study(study_name=config.study, storage=config.storage, sampler=sampler,
+            return optuna.create_study(study_name=config.study, storage=storage, sampler=sampler,
                                        directions=directions, load_if_exists=True)
-        return optuna.load_study(study_name=config.study, storage=config.storage, sampler=sampler)
+        return optuna.load_study(study_name=config.study, storage=storage, sampler=sampler)
     except KeyError:
         raise ConfigError(f"study: no study {config.study!r} in {mask_url(config.storage or 'memory')}") from None
     except ValueError as e:  # directions of an existing study differ
@@ -95,6 +103,17 @@ def recover_interrupted(study) -> int:  # noqa: ANN001
         if t.params:
             study.enqueue_trial(t.params)
     return len(stale)
+
+
+def _has_slot(study, number: int, budget: int) -> bool:  # noqa: ANN001
+    """Whether trial `number` may complete: completed trials plus running ones asked before it (which go
+    first) leave room in the budget. Workers sharing a study so end with exactly `budget` completed trials."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+    ahead = [t for t in study.get_trials(deepcopy=False, states=states)
+             if t.state == optuna.trial.TrialState.COMPLETE or t.number < number]
+    return len(ahead) < budget
 
 
 def _completed_rows(study) -> list[int]:  # noqa: ANN001
@@ -141,15 +160,16 @@ def run_table_search(problem: TableProblem, config: SearchConfig, progress: Prog
             misses += 1
             continue
         misses = 0
-        if worker and len(_completed_rows(study)) >= config.trials:  # the other workers reached the budget
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if config.storage is not None and not _has_slot(study, trial.number, config.trials):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # other workers' trials fill the budget
             break
         trial.set_user_attr("row", row)
+        trial.set_user_attr("worker", WORKER)
         trial.set_user_attr("architecture", problem.bench.architectures[row])
         for c, v in zip(problem.constraints, problem.violation(row)):
             trial.set_constraint(str(c), v)  # Optuna: <= 0 is feasible
         study.tell(trial, [float(v) for v in problem.values[row]])
-        rows = _completed_rows(study) if worker else [*rows, row]
+        rows = _completed_rows(study) if config.storage is not None else [*rows, row]
         if progress is not None:
             pts = problem.min_space(rows)
             progress(len(rows), config.trials, hypervolume(pts[nondominated(pts)], ref))

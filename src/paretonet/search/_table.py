@@ -1,8 +1,7 @@
 """The table evaluator: objectives looked up in a tabular benchmark, so a search costs no training.
 
-Columns named `proxy_*` (zero-cost proxies, and FLOPs/params in NAS-Bench-201) are free: every
-architecture's value is known before any evaluation. The others (accuracies) are only known for
-the architectures a search evaluates.
+Proxies and device costs are free (FREE_PREFIXES): every architecture's value is known before any
+evaluation. The others (accuracies) are only known for the architectures a search evaluates.
 """
 
 from __future__ import annotations
@@ -17,6 +16,9 @@ from ..records import Objective, Record, versions
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
 
 NB201_EDGES = 6
+# Known for every architecture before any evaluation: zero-cost proxies (FLOPs and params among them in
+# NAS-Bench-201) and device costs, which a lookup table or a latency model gives for free.
+FREE_PREFIXES = ("proxy_", "latency_ms@", "energy_mj@")
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +58,7 @@ class TableProblem:
     @property
     def free(self) -> np.ndarray:
         """Which objectives are known for every architecture without evaluating it."""
-        return np.array([s.name.startswith("proxy_") for s in self.objectives])
+        return np.array([s.name.startswith(FREE_PREFIXES) for s in self.objectives])
 
     @property
     def rows(self) -> np.ndarray:
