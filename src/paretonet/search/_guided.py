@@ -24,7 +24,8 @@ class Guidance:
     initial: int = 20  # warm start: best proxy score in each of this many FLOP bins
     batch_fraction: float = 0.125  # batch = max(min_batch, evaluated x this): refits get rarer as data grows
     min_batch: int = 10
-    optimism: float = 2.0  # standard deviations added to the predicted accuracies (1.0: more front members found, less hypervolume early)
+    optimism: float = 1.5  # standard deviations added to the predicted accuracies (10 seeds: 2.0 gave 0.969 of the
+    # front's hypervolume at 300 evaluations, 1.5 gave 0.981; 1.0 finds more front members, less hypervolume early)
     members: int = 4  # surrogate ensemble size (the uncertainty)
     candidates: int = 300  # screened by hypervolume gain, taken from the best optimistic Pareto ranks
     trees: int = 200
