@@ -105,15 +105,17 @@ def recover_interrupted(study) -> int:  # noqa: ANN001
     return len(stale)
 
 
-def _has_slot(study, number: int, budget: int) -> bool:  # noqa: ANN001
-    """Whether trial `number` may complete: completed trials plus running ones asked before it (which go
-    first) leave room in the budget. Workers sharing a study so end with exactly `budget` completed trials."""
+def _slot(study, number: int, budget: int) -> tuple[bool, list[int]]:  # noqa: ANN001
+    """Whether trial `number` may complete, and the rows completed so far, from one read of the study:
+    completed trials plus running ones asked before it (which go first) must leave room in the budget.
+    Workers sharing a study so end with exactly `budget` completed trials."""
     import optuna
 
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
-    ahead = [t for t in study.get_trials(deepcopy=False, states=states)
-             if t.state == optuna.trial.TrialState.COMPLETE or t.number < number]
-    return len(ahead) < budget
+    done = optuna.trial.TrialState.COMPLETE
+    trials = study.get_trials(deepcopy=False, states=(done, optuna.trial.TrialState.RUNNING))
+    completed = sorted((t for t in trials if t.state == done), key=lambda t: t.number)
+    ahead = len(completed) + sum(t.state != done and t.number < number for t in trials)
+    return ahead < budget, [int(t.user_attrs["row"]) for t in completed]
 
 
 def _completed_rows(study) -> list[int]:  # noqa: ANN001
@@ -160,16 +162,18 @@ def run_table_search(problem: TableProblem, config: SearchConfig, progress: Prog
             misses += 1
             continue
         misses = 0
-        if config.storage is not None and not _has_slot(study, trial.number, config.trials):
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # other workers' trials fill the budget
-            break
+        if config.storage is not None:
+            free, rows = _slot(study, trial.number, config.trials)
+            if not free:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # other workers' trials fill the budget
+                break
         trial.set_user_attr("row", row)
         trial.set_user_attr("worker", WORKER)
         trial.set_user_attr("architecture", problem.bench.architectures[row])
         for c, v in zip(problem.constraints, problem.violation(row)):
             trial.set_constraint(str(c), v)  # Optuna: <= 0 is feasible
         study.tell(trial, [float(v) for v in problem.values[row]])
-        rows = _completed_rows(study) if config.storage is not None else [*rows, row]
+        rows = [*rows, row]  # with shared storage, `rows` was read just before this trial
         if progress is not None:
             pts = problem.min_space(rows)
             progress(len(rows), config.trials, hypervolume(pts[nondominated(pts)], ref))
