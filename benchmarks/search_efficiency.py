@@ -23,7 +23,7 @@ from paretonet.search import SearchConfig, TableProblem, hypervolume, nondominat
 OBJECTIVES = ["accuracy", "robust_accuracy@apgd-ce:1/255", "proxy_flops"]
 
 
-def curve(problem: TableProblem, rows: tuple[int, ...], budgets: list[int], true_hv: float,
+def curve(problem: TableProblem, rows: list[int], budgets: list[int], true_hv: float,
           true_points: set) -> dict[int, tuple[float, int]]:
     out = {}
     for n in budgets:
@@ -53,7 +53,7 @@ def main() -> None:
         runs, t0 = [], time.perf_counter()
         for seed in range(args.seeds):
             r = run_table_search(problem, SearchConfig(trials=max(budgets), sampler=sampler, predictor=guided, seed=seed))
-            runs.append(curve(problem, r.rows, budgets, true_hv, true_points))
+            runs.append(curve(problem, [problem.index[k] for k in r.keys], budgets, true_hv, true_points))
         cells = " ".join(f"{np.mean([c[n][0] for c in runs]):8.3f} {np.mean([c[n][1] for c in runs]):9.1f}"
                          for n in budgets)
         print(f"{label:18s} {cells}   {(time.perf_counter() - t0) / args.seeds:.1f}")

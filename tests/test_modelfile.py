@@ -67,3 +67,19 @@ def test_weights_that_do_not_fit_the_architecture(saved):
     (folder / "m.json").write_text(json.dumps(d))
     with pytest.raises(ModelFileError, match="do not match architecture lenet:lenet5|do not match architecture lenet:r32"):
         load_model(folder / "m")
+
+
+def test_a_safetensors_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """The 8-byte little-endian header length may begin with the byte pickle protocol 2+ starts with."""
+    import torch
+    from safetensors.torch import save_file
+
+    from paretonet.modelfile import _check_safetensors
+
+    path = tmp_path / "w.safetensors"
+    for pad in range(300):
+        save_file({"w": torch.zeros(2)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    _check_safetensors(path)  # no error: a valid safetensors file

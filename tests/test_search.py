@@ -30,6 +30,10 @@ from paretonet.search import (
 OBJECTIVES = ["accuracy", "robust_accuracy@apgd-ce:1/255", "proxy_flops"]
 
 
+def _rows(problem: TableProblem, keys) -> list[int]:  # noqa: ANN001
+    return [problem.index[k] for k in keys]
+
+
 @pytest.fixture(scope="module")
 def problem(shared):
     return TableProblem.from_names(open_bench("nb201-cifar10"), OBJECTIVES)
@@ -53,11 +57,12 @@ def test_objectives_and_constraints_by_record_name():
 @pytest.mark.parametrize("sampler", ["nsga2", "nsga3", "tpe", "random"])
 def test_every_sampler_completes_the_budget_with_a_true_front(problem, sampler):
     r = run_table_search(problem, SearchConfig(trials=40, sampler=sampler, predictor=False, seed=1))
-    assert len(r.rows) == 40 and set(r.front) <= set(r.rows)
+    rows, front = _rows(problem, r.keys), _rows(problem, r.front_keys)
+    assert len(rows) == 40 and set(front) <= set(rows)
     import moocore
 
-    pts = problem.min_space(list(r.front))
-    others = problem.min_space([x for x in r.rows if x not in r.front])
+    pts = problem.min_space(front)
+    others = problem.min_space([x for x in rows if x not in front])
     # no evaluated architecture dominates a front member, and every other one is dominated (or equal)
     assert moocore.is_nondominated(np.vstack([pts, others]), keep_weakly=True)[: len(pts)].all()
     assert not moocore.is_nondominated(np.vstack([pts, others]))[len(pts):].any()
@@ -67,7 +72,7 @@ def test_every_sampler_completes_the_budget_with_a_true_front(problem, sampler):
 def test_constraints_keep_the_front_feasible(shared):
     p = TableProblem.from_names(open_bench("nb201-cifar10"), OBJECTIVES, ["proxy_flops<=60"])
     r = run_table_search(p, SearchConfig(trials=40, sampler="nsga2", predictor=False))
-    assert r.front and all(p.bench.columns["proxy_flops"][x] <= 60 for x in r.front)
+    assert r.front and all(p.bench.columns["proxy_flops"][x] <= 60 for x in _rows(p, r.front_keys))
 
 
 def test_predictor_guidance_beats_random_search(problem):
@@ -110,7 +115,7 @@ def _completed(url: str, study: str) -> list[tuple[int, str, str]]:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
     url, study, run = _storage(kind, tmp_path), f"resume-{uuid.uuid4().hex[:8]}", tmp_path / "run"
-    cmd = [sys.executable, "-m", "paretonet.cli", "search", "--trials", "120", "--no-predictor", "--sampler", "random",
+    cmd = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--trials", "120", "--no-predictor", "--sampler", "random",
            "--storage", url, "--study", study, "--output", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
@@ -132,7 +137,7 @@ def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_workers_share_one_study_to_exactly_the_budget(tmp_path, shared, kind):
     url, study = _storage(kind, tmp_path), f"shared-{uuid.uuid4().hex[:8]}"
-    base = [sys.executable, "-m", "paretonet.cli", "search", "--no-predictor", "--sampler", "random",
+    base = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--no-predictor", "--sampler", "random",
             "--storage", url, "--study", study]
     first = subprocess.run([*base, "--trials", "5", "--output", str(tmp_path / "a")], capture_output=True, text=True,
                            timeout=300)
@@ -174,4 +179,4 @@ def test_device_costs_are_objectives_of_the_table(problem):
     p = TableProblem.from_names(b, ["accuracy", "robust_accuracy@apgd-ce:1/255", "latency_ms@pixel3"])
     assert p.free.tolist() == [False, False, True]
     r = run_table_search(p, SearchConfig(trials=30, sampler="nsga2", predictor=True))
-    assert len(r.rows) == 30 and r.hypervolume > 0
+    assert len(r.keys) == 30 and r.hypervolume > 0

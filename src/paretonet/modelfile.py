@@ -86,6 +86,8 @@ def _check_safetensors(path: Path) -> None:
             head = f.read(9)
     except OSError as e:
         raise ModelFileError(f"cannot read model file {path}: {e.strerror or e}") from None
+    if len(head) == 9 and head[8:9] == b"{":
+        return  # an 8-byte header length, then the JSON header (the length's first byte may be 0x80 too)
     if head[:1] == bytes([_PICKLE_PROTOCOL]) or head[:4] == _ZIP_MAGIC:
         raise ModelFileError(
             f"model file {path} is a pickle / torch.save file; paretonet never unpickles files "

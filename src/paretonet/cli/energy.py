@@ -29,6 +29,7 @@ def energy_cmd(
 ) -> None:
     """Energy per image of the model as it is (its own bit widths, zeros and multipliers): one Record."""
     from ..errors import ConfigError
+    from ..evaluate import energy_name
     from ..hw import DATAFLOWS, match_layers, variant_energy, zigzag_energy
     from ..hw import hardware as get_hardware
     from ..pipeline import load_quantized
@@ -68,8 +69,7 @@ def energy_cmd(
                        "-" if mine is None else f"{mine / ours_total:.1%}", f"{z_e / zz.total_energy:.1%}")
         out.print(zt)
         out.print(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles")
-    name = f"energy_{unit.lower()}"
-    objectives = tuple(Objective(f"{name}@{hw.name}:{e.dataflow}", e.total_pj, unit, "min") for e in estimates)
+    objectives = tuple(Objective(energy_name(hw, e.dataflow), e.total_pj, unit, "min") for e in estimates)
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"hardware": hw.to_dict()}, versions=versions(),
                  details={"zigzag": asdict(zz) if zz is not None else None,

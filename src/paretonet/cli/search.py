@@ -1,8 +1,9 @@
-"""`paretonet search`: a multi-objective search as an Optuna study (the table evaluator for now)."""
+"""`paretonet search` (a multi-objective search as an Optuna study) and `paretonet report` (its HTML report)."""
 
 from __future__ import annotations
 
-import csv
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,68 +11,161 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import app, err, names, out, write_json
+from ._common import DataDirOpt, app, err, names, out
 
-DEFAULT_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
+TABLE_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
+TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:A,size_bytes"
+
+
+def _floats(option: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in names(text))
+    except ValueError:
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated numbers") from None
+
+
+def _ints(option: str, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in names(text))
+    except ValueError:
+        raise ConfigError(f"{option}: got {text!r}, expected comma-separated integers") from None
 
 
 @app.command("search")
 def search_cmd(
-    bench: Annotated[str, typer.Option(help="Table evaluator: nb201-cifar10, a benchmark .csv or a `bench build` store.")] = "nb201-cifar10",
-    objectives: Annotated[str, typer.Option(help="Comma-separated objective names (':max'/':min' where the name does not say).")] = DEFAULT_OBJECTIVES,
-    constraints: Annotated[Optional[list[str]], typer.Option("--constraint", help="e.g. proxy_flops<=100 (repeatable).")] = None,
+    space: Annotated[str, typer.Option(help="Search space of the train evaluator (lenet, nb201).")] = "lenet",
+    dataset: Annotated[str, typer.Option(help="Dataset of the train evaluator.")] = "digits",
+    bench: Annotated[Optional[str], typer.Option(help="Table evaluator instead of training: nb201-cifar10, a benchmark .csv or a `bench build` store.")] = None,
+    objectives: Annotated[Optional[str], typer.Option(help="Comma-separated objective names (':max'/':min' where the name does not say). Default: accuracy, worst-case robust accuracy, energy, size (train); accuracy, APGD-CE at 1/255, FLOPs (table).")] = None,
+    constraints: Annotated[Optional[list[str]], typer.Option("--constraint", "--constraints", help="e.g. size_bytes<=50000 (repeatable).")] = None,
     sampler: Annotated[str, typer.Option(help="nsga2, nsga3, tpe or random (Optuna's).")] = "nsga2",
-    trials: Annotated[int, typer.Option(help="Completed trials the study ends with (evaluations).")] = 300,
+    trials: Annotated[Optional[int], typer.Option(help="Completed trials the study ends with (evaluations). Default 24 (train), 300 (table).")] = None,
     predictor: Annotated[bool, typer.Option("--predictor/--no-predictor", help="Predictor-guided proposals.")] = True,
     storage: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL of the study's database (default: a SQLite file in the run folder).")] = None,
     study: Annotated[str, typer.Option(help="Study name.")] = "paretonet",
     worker: Annotated[bool, typer.Option("--worker", help="Join the existing study in --storage as one more worker.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the sampler and the predictor.")] = 0,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: study, front (CSV and Records), hypervolume.")] = Path("runs/search"),
+    seed: Annotated[int, typer.Option(help="Seed of the sampler, the predictor and the training.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Train evaluator: training epochs per architecture.")] = 6,
+    eps: Annotated[float, typer.Option(help="Train evaluator: Linf eps of the worst-case robust accuracy (pixels in [0, 1]).")] = 0.1,
+    attack_preset: Annotated[str, typer.Option("--attack-preset", help="Train evaluator: attacks of the worst case (fast, standard, full).")] = "fast",
+    robust_images: Annotated[int, typer.Option(help="Train evaluator: test images attacked (a seeded sample).")] = 100,
+    queries: Annotated[int, typer.Option(help="Train evaluator: Square's queries.")] = 300,
+    bits: Annotated[str, typer.Option(help="Hardware choices: bit widths (besides float), comma-separated; '' for none.")] = "8,4",
+    multipliers: Annotated[str, typer.Option(help="Hardware choices: approximate multipliers, comma-separated ('' for none).")] = "trunc:k=6",
+    prune: Annotated[str, typer.Option(help="Hardware choices: unstructured pruning ratios, comma-separated.")] = "0,0.5",
+    pool_size: Annotated[int, typer.Option(help="Train evaluator: candidates the predictor screens (drawn with --seed).")] = 200,
+    lut_dir: Annotated[Optional[list[str]], typer.Option("--lut-dir", help="Folder of EvoApprox .bin tables for --multipliers.")] = None,
+    data_dir: DataDirOpt = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html at the end.")] = True,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: study, front (CSV, Records, models), hypervolume, report.")] = Path("runs/search"),
 ) -> None:
-    """Search for the Pareto front; a rerun of the same command resumes the study."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Search for the Pareto front of architectures and their hardware variants; a rerun resumes the study."""
     from ..bench import open_bench
-    from ..search import SearchConfig, TableProblem, hypervolume, mask_url, nondominated, run_table_search
+    from ..search import (Guidance, GuidedProposer, HardwareChoices, SearchConfig, TableProblem, TrainBudget,
+                          TrainProblem, mask_url, open_study)
+    from ..search._results import write_curves, write_results
 
     if worker and storage is None:
         raise ConfigError("--worker: joining a study needs --storage URL (the database the other workers use)")
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output: {output} exists and is not a folder")
+    trials = trials if trials is not None else (300 if bench else 24)
     config = SearchConfig(trials=trials, sampler=sampler, predictor=predictor, seed=seed, study=study,
-                          storage=storage or f"sqlite:///{output / 'study.db'}")
-    problem = TableProblem.from_names(open_bench(bench), names(objectives), tuple(constraints or ()))
+                          storage=storage or f"sqlite:///{output / 'study.db'}",
+                          guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))))
+    constraint_list = tuple(constraints or ())
+    if bench is not None:
+        problem = TableProblem.from_names(open_bench(bench), names(objectives or TABLE_OBJECTIVES), constraint_list)
+        what = f"{len(problem.rows)} architectures in {problem.bench.name}"
+    else:
+        from ..data import DataConfig, load_dataset
+
+        budget = TrainBudget(epochs=epochs, train_seed=seed, eps=eps, preset=attack_preset,
+                             robust_images=robust_images, queries=queries)
+        hardware = HardwareChoices(bits=_ints("--bits", bits), multipliers=names(multipliers), prune=_floats("--prune", prune))
+        data = load_dataset(DataConfig(dataset, root=data_dir, seed=0))
+        problem = TrainProblem(space, data, names(objectives or TRAIN_OBJECTIVES.format(robust=budget.robust_objective)),
+                               constraint_list, budget, hardware, run_dir=output, lut_dirs=tuple(lut_dir or ()),
+                               pool_size=pool_size)
+        what = f"{space} on {data.name}, {epochs} epochs per architecture, hardware choices {', '.join(hardware.arith)}"
     output.mkdir(parents=True, exist_ok=True)
     err.print(f"study {study!r} in {mask_url(config.storage)}: {trials} trials, sampler {sampler}, "
-              f"predictor {'on' if predictor else 'off'}, {len(problem.rows)} architectures in {problem.bench.name}")
-    progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("hypervolume {task.fields[hv]}"),
+              f"predictor {'on' if predictor else 'off'}; {what}")
+    open_study(problem, config, create=not worker)  # an unreachable database fails now, before any work
+    proposer = None
+    if predictor:
+        err.print("predictor: building the candidate pool (proxies, encodings) ...")
+        proposer = GuidedProposer(problem.pool(seed), problem.reference_point, config.guidance, seed)
+    result = _run_with_progress(problem, config, worker, proposer)
+    command = " ".join(shlex.quote(a) for a in ["paretonet", *sys.argv[1:]])
+    study_obj = open_study(problem, config, create=False)
+    front = write_results(output, problem, config, result, study_obj, command, proposer)
+    _print_front(problem, result, output)
+    if report:
+        if isinstance(problem, TrainProblem) and front:
+            err.print("measuring robustness and noise curves of front members ...")
+            import csv
+
+            with (output / "front.csv").open() as f:
+                models = [row["model"] for row in csv.DictReader(f)]
+            write_curves(output, problem, front, models)
+        from ..report import write_report
+
+        path = write_report(output)
+        out.print(f"report: {path}")
+
+
+def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN202
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..search import run_search
+
+    progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("running {task.fields[running]}  failed {task.fields[failed]}  "
+                                   "front {task.fields[front]}  hypervolume {task.fields[hv]}"),
                         TimeElapsedColumn(), console=err, disable=not err.is_terminal)
     with progress:
-        task = progress.add_task("search", total=trials, hv="-")
-        result = run_table_search(problem, config, worker=worker,
-                                  progress=lambda done, total, hv: progress.update(task, completed=done, hv=f"{hv:.4f}"))
-    ref = problem.reference_point
-    t = Table(title=f"Pareto front: {len(result.front)} of {len(result.rows)} trials, hypervolume {result.hypervolume:.4f} "
-                    f"(normalized, reference point {tuple(float(v) for v in ref)})")
+        task = progress.add_task("search", total=config.trials, running=0, failed=0, front=0, hv="-")
+        last = [-1]
+
+        def show(p) -> None:  # noqa: ANN001
+            progress.update(task, completed=p.completed, running=p.running, failed=p.failed, front=p.front_size,
+                            hv=f"{p.hypervolume:.4f}")
+            if not err.is_terminal and p.completed != last[0]:  # a log line per completed trial when not a terminal
+                last[0] = p.completed
+                err.print(f"trials {p.completed}/{p.budget}  running {p.running}  failed {p.failed}  "
+                          f"front {p.front_size}  hypervolume {p.hypervolume:.4f}")
+
+        return run_search(problem, config, show, worker=worker, proposer=proposer)
+
+
+def _print_front(problem, result, output: Path) -> None:  # noqa: ANN001
+    import csv
+
+    with (output / "front.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    ref = tuple(float(v) for v in problem.reference_point)
+    t = Table(title=f"Pareto front: {len(result.front)} of {len(result.trials)} trials, hypervolume {result.hypervolume:.4f} "
+                    f"(normalized, reference point {ref})")
+    t.add_column("trial", justify="right")
     t.add_column("architecture", overflow="fold")
+    t.add_column("variant")
     for s in problem.objectives:
         t.add_column(f"{s.name} ({s.direction})", justify="right")
-    front = sorted(result.front, key=lambda r: -problem.values[r, 0] * problem.objectives[0].sign)
-    for r in front:
-        t.add_row(problem.bench.architectures[r], *(f"{v:.4g}" for v in problem.values[r]))
+    for r in rows:
+        t.add_row(r["trial"], r["architecture"], r["variant"] or "-", *(f"{float(r[s.name]):.4g}" for s in problem.objectives))
     out.print(t)
-    with (output / "front.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["architecture", *(s.name for s in problem.objectives)])
-        for r in front:
-            w.writerow([problem.bench.architectures[r], *(repr(float(v)) for v in problem.values[r])])
-    write_json(output / "front.json", [problem.record(r, seed).to_dict() for r in front])
-    with (output / "hypervolume.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["evaluations", "hypervolume"])
-        for n in range(1, len(result.rows) + 1):
-            pts = problem.min_space(result.rows[:n])
-            w.writerow([n, repr(hypervolume(pts[nondominated(pts)], ref))])
-    out.print(f"front: {output / 'front.csv'} and {output / 'front.json'}; hypervolume per evaluation: "
-              f"{output / 'hypervolume.csv'}")
+    out.print(f"front: {output / 'front.csv'}, Records {output / 'front.json'}, models in {output / 'models'}; "
+              f"hypervolume per evaluation: {output / 'hypervolume.csv'}")
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="The --output folder of a `paretonet search`.")],
+    member: Annotated[Optional[int], typer.Option(help="Front trial whose energy breakdown is shown (default: the first).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML file (default RUN_DIR/report.html).")] = None,
+) -> None:
+    """Write the search's self-contained HTML report (opens with no network)."""
+    from ..report import write_report
+
+    out.print(f"report: {write_report(run_dir, member, output)}")

@@ -10,6 +10,8 @@ from ._objectives import (
     OBJECTIVES,
     EvalContext,
     check_input_shape,
+    energy_name,
+    energy_objective,
     evaluate_objectives,
 )
 from ._robustness import (
@@ -41,6 +43,8 @@ __all__ = [
     "SanityCheck",
     "accuracy",
     "check_input_shape",
+    "energy_name",
+    "energy_objective",
     "evaluate_objectives",
     "evaluate_robustness",
     "gradient_mode",

@@ -15,7 +15,7 @@ from torch import nn
 from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
-from ..hw import count_macs, count_params, storage_bytes, variant_energy
+from ..hw import Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
 from ..records import Objective
 from ._accuracy import accuracy
 
@@ -55,8 +55,20 @@ def _macs(ctx: EvalContext) -> Objective:
 
 @OBJECTIVES.register("energy")
 def _energy(ctx: EvalContext) -> Objective:
-    e = variant_energy(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
-    return Objective(ENERGY_OBJECTIVE, e.total_pj, "pJ", "min")
+    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
+
+
+def energy_name(hw: Hardware | str, dataflow: str) -> str:
+    """'energy_pj@horowitz45:A', or 'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
+    h = hardware(hw)
+    return f"energy_{h.unit.lower()}@{h.name}:{dataflow}"
+
+
+def energy_objective(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = ENERGY_HARDWARE,
+                     dataflow: str = ENERGY_DATAFLOW) -> Objective:
+    """The model's total energy as it is (bit widths, zero weights, multiplier power) on `hw` with `dataflow`."""
+    e = variant_energy(model, input_shape, hw, dataflow)
+    return Objective(energy_name(hw, dataflow), e.total_pj, hardware(hw).unit, "min")
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:

@@ -1,11 +1,16 @@
-"""Multi-objective search on Optuna studies: objectives by Record name, samplers, predictor guidance."""
+"""Multi-objective search on Optuna studies: objectives by Record name, samplers, the table and train
+evaluators, predictor guidance, fronts and hypervolume."""
 
 from ._front import hypervolume, nondominated
 from ._guided import Guidance, GuidedProposer
-from ._run import SAMPLERS, SearchConfig, SearchResult, mask_url, open_study, run_table_search
+from ._problem import Evaluation, Pool, Problem
+from ._run import (SAMPLERS, SearchConfig, SearchProgress, SearchResult, completed_trials, mask_url, open_study,
+                   run_search, run_table_search)
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objective, parse_objectives
 from ._table import TableProblem
+from ._train import HardwareChoices, TrainBudget, TrainProblem
 
-__all__ = ["SAMPLERS", "Constraint", "Guidance", "GuidedProposer", "ObjectiveSpec", "SearchConfig", "SearchResult",
-           "TableProblem", "hypervolume", "mask_url", "nondominated", "open_study", "parse_constraint",
-           "parse_objective", "parse_objectives", "run_table_search"]
+__all__ = ["SAMPLERS", "Constraint", "Evaluation", "Guidance", "GuidedProposer", "HardwareChoices", "ObjectiveSpec",
+           "Pool", "Problem", "SearchConfig", "SearchProgress", "SearchResult", "TableProblem", "TrainBudget",
+           "TrainProblem", "completed_trials", "hypervolume", "mask_url", "nondominated", "open_study",
+           "parse_constraint", "parse_objective", "parse_objectives", "run_search", "run_table_search"]

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, check_choice, check_int
+from ..errors import ConfigError, ParetonetError, check_choice, check_int
 from ._front import hypervolume, nondominated
 from ._guided import GuidedProposer, Guidance
+from ._problem import Problem
 from ._table import TableProblem
 
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process completed a trial, for shared studies
 MAX_MISSES = 20  # consecutive proposals outside the table before one random table row is asked instead
-ProgressFn = Callable[[int, int, float], None]  # (completed trials, budget, hypervolume of the front so far)
+ProgressFn = Callable[["SearchProgress"], None]
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ class SearchConfig:
 
 @dataclass(frozen=True, eq=False)
 class SearchResult:
-    rows: tuple[int, ...]  # table rows of the completed trials, in completion order
-    front: tuple[int, ...]  # rows of the non-dominated feasible trials
+    trials: tuple[int, ...]  # numbers of the completed trials, in order
+    keys: tuple[str, ...]  # what each completed trial evaluated
+    front: tuple[int, ...]  # trial numbers of the non-dominated feasible trials (each key once)
+    front_keys: tuple[str, ...]  # what they evaluated
     hypervolume: float
     study_name: str
 
@@ -66,7 +69,7 @@ def _sampler(name: str, seed: int):  # noqa: ANN202
                 "tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}[name](seed=seed)
 
 
-def open_study(problem: TableProblem, config: SearchConfig, *, create: bool = True):  # noqa: ANN201
+def open_study(problem: Problem, config: SearchConfig, *, create: bool = True):  # noqa: ANN201
     """The study named in `config`, created (or, with create=False, only joined) in its storage."""
     import optuna
 
@@ -105,8 +108,9 @@ def recover_interrupted(study) -> int:  # noqa: ANN001
     return len(stale)
 
 
-def _slot(study, number: int, budget: int) -> tuple[bool, list[int]]:  # noqa: ANN001
-    """Whether trial `number` may complete, and the rows completed so far, from one read of the study:
+def _slot(study, number: int, budget: int) -> tuple[bool, list, int]:  # noqa: ANN001
+    """Whether trial `number` may complete, the trials completed so far and how many are running, from one
+    read of the study:
     completed trials plus running ones asked before it (which go first) must leave room in the budget.
     Workers sharing a study so end with exactly `budget` completed trials."""
     import optuna
@@ -115,71 +119,140 @@ def _slot(study, number: int, budget: int) -> tuple[bool, list[int]]:  # noqa: A
     trials = study.get_trials(deepcopy=False, states=(done, optuna.trial.TrialState.RUNNING))
     completed = sorted((t for t in trials if t.state == done), key=lambda t: t.number)
     ahead = len(completed) + sum(t.state != done and t.number < number for t in trials)
-    return ahead < budget, [int(t.user_attrs["row"]) for t in completed]
+    return ahead < budget, completed, len(trials) - len(completed)
 
 
-def _completed_rows(study) -> list[int]:  # noqa: ANN001
+def completed_trials(study) -> list:  # noqa: ANN001
     import optuna
 
-    trials = sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.number)
-    return [int(t.user_attrs["row"]) for t in trials]
+    return sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.number)
 
 
-def run_table_search(problem: TableProblem, config: SearchConfig, progress: ProgressFn | None = None, *,
-                     worker: bool = False) -> SearchResult:
-    """Run (or resume) a search on a table until the study holds `config.trials` completed trials.
+@dataclass(frozen=True)
+class SearchProgress:
+    completed: int
+    budget: int
+    running: int  # trials of this study running now (all workers of a shared study)
+    failed: int  # trials that ended without a result (outside the table, a network that does not fit, an error)
+    front_size: int
+    hypervolume: float
+
+
+class _Tracker:
+    """The completed trials' keys and normalized values, and the front they make."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem, self.keys, self.points = problem, [], np.zeros((0, len(problem.objectives)))
+
+    def reset(self, trials: list) -> None:  # noqa: ANN001
+        self.keys = [str(t.user_attrs["key"]) for t in trials]
+        values = np.array([t.values for t in trials], dtype=float).reshape(-1, len(self.problem.objectives))
+        self.points = self.problem.normalize(values)
+
+    def add(self, key: str, values: tuple[float, ...]) -> None:
+        self.keys.append(key)
+        self.points = np.vstack([self.points, self.problem.normalize(np.array(values))])
+
+    def front(self) -> tuple[int, float]:
+        if not len(self.points):
+            return 0, 0.0
+        mask = nondominated(self.points)
+        return int(mask.sum()), hypervolume(self.points[mask], self.problem.reference_point)
+
+
+def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | None = None, *,
+               worker: bool = False, proposer: GuidedProposer | None = None) -> SearchResult:
+    """Run (or resume) a search until the study holds `config.trials` completed trials.
 
     A worker joins an existing study (another process may be running trials of it); otherwise the
-    study is created or resumed and trials a killed run left running are retried."""
+    study is created or resumed and trials a killed run left running are retried. With
+    config.predictor, `proposer` (built from the problem's pool when not given) picks what to evaluate."""
     import optuna
 
     study = open_study(problem, config, create=not worker)
     if not worker:
         recover_interrupted(study)
     dists = problem.distributions()
-    proposer = GuidedProposer(problem, config.guidance, config.seed) if config.predictor else None
-    rows = _completed_rows(study)
-    ref = problem.reference_point
-    attempts, queue, misses = 0, [], 0
+    if config.predictor and proposer is None:
+        proposer = GuidedProposer(problem.pool(config.seed), problem.reference_point, config.guidance, config.seed)
+    track = _Tracker(problem)
+    track.reset(completed_trials(study))
+    attempts, queue, misses, failed = 0, [], 0, 0
     rng = np.random.default_rng(config.seed)
-    while len(rows) < config.trials:
+    while len(track.keys) < config.trials:
         attempts += 1
         if attempts > 50 * config.trials + 1000:
-            raise ConfigError(f"trials: the sampler proposed mostly architectures the table lacks; "
-                              f"{len(rows)} of {config.trials} completed")
+            raise ConfigError(f"trials: the sampler proposed mostly candidates the evaluator cannot take; "
+                              f"{len(track.keys)} of {config.trials} completed")
         if proposer is not None:
             if not queue:
-                queue = [r for r in proposer.next_batch(rows, config.trials - len(rows)) if r not in rows]
+                index = proposer.pool.index
+                seen = [(index[k], i) for i, k in enumerate(track.keys) if k in index]
+                observed = track.points[[i for _, i in seen]]
+                queue = [c for c in proposer.next_batch([c for c, _ in seen], observed, config.trials - len(track.keys))
+                         if proposer.pool.keys[c] not in track.keys]
                 if not queue:
                     break  # the pool is exhausted
-            study.enqueue_trial(problem.params_of(queue.pop(0)))
-        elif misses >= MAX_MISSES:  # the sampler keeps proposing cells the table lacks: one random table row
+            study.enqueue_trial(proposer.pool.params[queue.pop(0)])
+        elif misses >= MAX_MISSES and hasattr(problem, "rows"):  # a table the sampler keeps missing: one random row
             study.enqueue_trial(problem.params_of(int(rng.choice(problem.rows))))
         trial = study.ask(dists)
-        row = problem.row_of(trial.params)
-        if row is None:  # a cell the table does not hold (degenerate): not an evaluation
+        candidate = problem.candidate(trial.params)
+        if candidate is None:  # outside the table, or a network that does not fit the input: not an evaluation
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            misses += 1
+            misses, failed = misses + 1, failed + 1
             continue
         misses = 0
+        running = 1
         if config.storage is not None:
-            free, rows = _slot(study, trial.number, config.trials)
+            free, completed, running = _slot(study, trial.number, config.trials)
             if not free:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)  # other workers' trials fill the budget
                 break
-        trial.set_user_attr("row", row)
-        trial.set_user_attr("worker", WORKER)
-        trial.set_user_attr("architecture", problem.bench.architectures[row])
-        for c, v in zip(problem.constraints, problem.violation(row)):
-            trial.set_constraint(str(c), v)  # Optuna: <= 0 is feasible
-        study.tell(trial, [float(v) for v in problem.values[row]])
-        rows = [*rows, row]  # with shared storage, `rows` was read just before this trial
+            track.reset(completed)  # other workers' results count too
         if progress is not None:
-            pts = problem.min_space(rows)
-            progress(len(rows), config.trials, hypervolume(pts[nondominated(pts)], ref))
-    rows = _completed_rows(study)
-    feasible = [r for r in dict.fromkeys(rows) if problem.feasible(r)]
-    pts = problem.min_space(feasible) if feasible else np.zeros((0, len(problem.objectives)))
+            size, hv = track.front()
+            progress(SearchProgress(len(track.keys), config.trials, running, failed, size, hv))
+        try:
+            ev = problem.evaluate(candidate)
+        except ParetonetError as e:  # e.g. a variant the evaluator cannot build: recorded, the search goes on
+            trial.set_user_attr("error", str(e))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            failed += 1
+            continue
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # Ctrl-C: the trial is retried on resume
+            study.enqueue_trial(trial.params)
+            raise
+        for name, value in {**ev.attrs, "key": ev.key, "worker": WORKER}.items():
+            trial.set_user_attr(name, value)
+        for c, v in zip(problem.constraints, ev.violations):
+            trial.set_constraint(str(c), v)  # Optuna: <= 0 is feasible
+        study.tell(trial, list(ev.values))
+        track.add(ev.key, ev.values)
+        if progress is not None:
+            size, hv = track.front()
+            progress(SearchProgress(len(track.keys), config.trials, 0, failed, size, hv))
+    return search_result(study, problem, config.study)
+
+
+def search_result(study, problem: Problem, name: str) -> SearchResult:  # noqa: ANN001
+    """The completed trials in order and the front of the feasible ones (each key once)."""
+    trials = completed_trials(study)
+    first: dict[str, object] = {}
+    for t in trials:
+        if all(v <= 0 for v in t.constraints.values()):
+            first.setdefault(str(t.user_attrs["key"]), t)
+    kept = list(first.values())
+    values = np.array([t.values for t in kept], dtype=float).reshape(-1, len(problem.objectives))
+    pts = problem.normalize(values)
     mask = nondominated(pts)
-    front = tuple(r for r, m in zip(feasible, mask) if m)
-    return SearchResult(tuple(rows), front, hypervolume(pts[mask], ref) if len(pts) else 0.0, config.study)
+    front = [t for t, m in zip(kept, mask) if m]
+    return SearchResult(tuple(t.number for t in trials), tuple(str(t.user_attrs["key"]) for t in trials),
+                        tuple(t.number for t in front), tuple(str(t.user_attrs["key"]) for t in front),
+                        hypervolume(pts[mask], problem.reference_point) if len(pts) else 0.0, name)
+
+
+def run_table_search(problem: TableProblem, config: SearchConfig, progress: ProgressFn | None = None, *,
+                     worker: bool = False) -> SearchResult:
+    return run_search(problem, config, progress, worker=worker)

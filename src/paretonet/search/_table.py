@@ -13,9 +13,9 @@ import numpy as np
 from ..bench import Bench
 from ..errors import ConfigError
 from ..records import Objective, Record, versions
+from ._problem import Evaluation, Pool, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
 
-NB201_EDGES = 6
 # Known for every architecture before any evaluation: zero-cost proxies (FLOPs and params among them in
 # NAS-Bench-201) and device costs, which a lookup table or a latency model gives for free.
 FREE_PREFIXES = ("proxy_", "latency_ms@", "energy_mj@")
@@ -64,9 +64,13 @@ class TableProblem:
     def rows(self) -> np.ndarray:
         return np.array(sorted(self.index.values()))
 
+    def normalize(self, values: np.ndarray) -> np.ndarray:
+        """Raw objective values (rows x objectives) in the normalized minimization space."""
+        signs = np.array([sg.sign for sg in self.objectives])
+        return np.asarray(values, dtype=float).reshape(-1, len(self.objectives)) * signs / self.scale
+
     def min_space(self, rows: np.ndarray | list[int]) -> np.ndarray:
-        signs = np.array([s.sign for s in self.objectives])
-        return self.values[np.asarray(rows, dtype=int)] * signs / self.scale
+        return self.normalize(self.values[np.asarray(rows, dtype=int)])
 
     def violation(self, row: int) -> tuple[float, ...]:
         return tuple(c.violation(float(self.bench.columns[c.name][row])) for c in self.constraints)
@@ -81,30 +85,60 @@ class TableProblem:
         return Record(arch, self.bench.name, seed, objectives, budgets={"evaluator": "table", "bench": self.bench.name},
                       versions=versions())
 
-    # -- the searched parameters: nb201 cells as six edge ops, any other space as one categorical ----
+    # -- the searched parameters: the space's own (nb201: six edge ops), or one categorical of the rows --
+    def _searchable(self) -> bool:
+        # nb201 tables hold every (non-degenerate) cell, so the space's own parameters hit them; a table
+        # holding a sample of a larger space is searched as one categorical parameter over its rows
+        return self.bench.space == "nb201"
+
     def distributions(self) -> dict:
         import optuna
 
-        if self.bench.space == "nb201":
-            from ..spaces.nb201 import OPS
+        if self._searchable():
+            from ..spaces import SPACES
 
-            return {f"edge{e}": optuna.distributions.CategoricalDistribution(OPS) for e in range(NB201_EDGES)}
+            return {k: optuna.distributions.CategoricalDistribution(v)
+                    for k, v in SPACES.get(self.bench.space).search_params().items()}
         return {"architecture": optuna.distributions.CategoricalDistribution(sorted(self.index))}
 
     def params_of(self, row: int) -> dict[str, str]:
         arch = self.bench.architectures[row]
-        if self.bench.space == "nb201":
+        if self._searchable():
             from ..spaces import Architecture
 
-            return {f"edge{e}": op for e, op in enumerate(Architecture.parse(arch).decode().ops)}
+            a = Architecture.parse(arch)
+            return a.search_space.params_of(a.decode())
         return {"architecture": arch}
 
     def row_of(self, params: dict[str, str]) -> int | None:
         """The table row of these parameters, or None when the table does not hold them (degenerate cells)."""
-        if self.bench.space == "nb201":
-            from ..spaces.nb201 import CellGenotype
+        if self._searchable():
+            from ..spaces import Architecture, SPACES
 
-            arch = "nb201:" + str(CellGenotype(tuple(params[f"edge{e}"] for e in range(NB201_EDGES))))
+            arch = str(Architecture.of(self.bench.space, SPACES.get(self.bench.space).from_params(params)))
         else:
             arch = params["architecture"]
         return self.index.get(arch)
+
+    # -- the Problem protocol of the search loop --------------------------------------------------
+    def candidate(self, params: dict[str, str]) -> int | None:
+        return self.row_of(params)
+
+    def key(self, row: int) -> str:
+        return self.bench.architectures[row]
+
+    def evaluate(self, row: int) -> Evaluation:
+        return Evaluation(self.key(row), tuple(float(v) for v in self.values[row]), self.violation(row),
+                          {"row": int(row), "architecture": self.key(row)})
+
+    def pool(self, seed: int) -> Pool:
+        """Every architecture of the table, with its proxies + encoding as features and the free columns known."""
+        from ..predict import feature_matrix
+
+        rows = self.rows
+        names, features = feature_matrix(self.bench.take(rows), "proxies+encoding")
+        known = self.min_space(rows)
+        free = self.free
+        cost = known[:, np.flatnonzero(free)[0]] if free.any() else np.zeros(len(rows))
+        return Pool(tuple(self.params_of(int(r)) for r in rows), tuple(self.key(int(r)) for r in rows), names, features,
+                    known, free, cost, proxy_score(features, names))

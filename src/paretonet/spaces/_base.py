@@ -66,6 +66,14 @@ class SearchSpace(ABC):
         """Numeric features of a genotype for the predictor: (names, values), the same names for every genotype."""
         raise ArchitectureError(f"search space {self.name} has no feature encoding for the predictor")
 
+    def search_params(self) -> dict[str, tuple]:
+        """The genotype as fixed categorical parameters (name -> choices), for samplers such as Optuna's."""
+        raise ArchitectureError(f"search space {self.name} has no parameters for a sampler")
+
+    def from_params(self, params: dict[str, Any]) -> Any:
+        """The genotype these parameters (one value per search_params name) describe."""
+        raise ArchitectureError(f"search space {self.name} has no parameters for a sampler")
+
     def resolve(self, text: str) -> Any:
         """Genotype from a named member, a canonical string, or the string with this space's prefix."""
         text = text.strip()

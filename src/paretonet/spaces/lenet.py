@@ -213,6 +213,22 @@ class LeNetSpace(SearchSpace):
                   sum(f.width for f in fcs), sum(c.act in ("relu", "relu6", "gelu") for c in convs)]
         return names, [float(v) for v in values]
 
+    # -- sampler parameters: fixed length; the slots past n_conv / n_fc are ignored --------
+    def search_params(self) -> dict[str, tuple]:
+        params: dict[str, tuple] = {"resize": RESIZES, "padding": PADDINGS, "n_conv": (1, 2, 3), "n_fc": (0, 1, 2)}
+        for i in range(3):
+            params.update({f"conv{i}_channels": CONV_CHANNELS, f"conv{i}_kernel": KERNELS, f"conv{i}_act": ACTIVATIONS,
+                           f"conv{i}_pool": POOLS, f"conv{i}_bn": (False, True)})
+        for i in range(2):
+            params.update({f"fc{i}_width": FC_WIDTHS, f"fc{i}_act": ACTIVATIONS})
+        return params
+
+    def from_params(self, params: dict) -> LeNetGenotype:
+        convs = tuple(ConvGene(int(params[f"conv{i}_channels"]), int(params[f"conv{i}_kernel"]), str(params[f"conv{i}_act"]),
+                               str(params[f"conv{i}_pool"]), bool(params[f"conv{i}_bn"])) for i in range(int(params["n_conv"])))
+        fcs = tuple(FcGene(int(params[f"fc{i}_width"]), str(params[f"fc{i}_act"])) for i in range(int(params["n_fc"])))
+        return LeNetGenotype(convs, fcs, str(params["padding"]), int(params["resize"]))
+
     # -- sampling ---------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> LeNetGenotype:
         n_conv = int(rng.integers(1, 4))

@@ -270,6 +270,15 @@ class NB201Space(SearchSpace):
     def sample(self, rng: np.random.Generator) -> CellGenotype:
         return CellGenotype(tuple(str(op) for op in rng.choice(OPS, size=6)))
 
+    def search_params(self) -> dict[str, tuple]:
+        return {f"edge{e}": OPS for e in range(6)}
+
+    def from_params(self, params: dict) -> CellGenotype:
+        return CellGenotype(tuple(str(params[f"edge{e}"]) for e in range(6)))
+
+    def params_of(self, g: CellGenotype) -> dict[str, str]:
+        return {f"edge{e}": op for e, op in enumerate(g.ops)}
+
     def mutate(self, g: CellGenotype, rng: np.random.Generator) -> CellGenotype:
         i = int(rng.integers(6))
         others = [op for op in OPS if op != g.ops[i]]

@@ -1,0 +1,130 @@
+"""The train evaluator: every trial trains for real and measures its variant; the run folder and the report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paretonet.cli import main
+from paretonet.data import DataConfig, load_dataset
+from paretonet.evaluate import accuracy, energy_objective
+from paretonet.modelfile import load_model
+from paretonet.records import records_from_json
+from paretonet.search import (Guidance, HardwareChoices, SearchConfig, TrainBudget, TrainProblem, completed_trials,
+                              open_study, run_search)
+from paretonet.variant import Variant
+
+TINY = TrainBudget(epochs=1, robust_images=20, queries=20, sanity_images=10, sanity_queries=20)
+OBJECTIVES = ["accuracy", "robust_accuracy@worst:fast:0.1", "energy_pj@horowitz45:A", "size_bytes"]
+FAST = ["--epochs", "1", "--robust-images", "20", "--queries", "20", "--bits", "8", "--multipliers", "",
+        "--prune", "0,0.5", "--pool-size", "10"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataConfig("digits"))
+
+
+def test_hardware_choices_name_the_variants():
+    h = HardwareChoices(bits=(8, 4), multipliers=("trunc:k=6",), prune=(0.0, 0.5))
+    assert h.arith == ("float", "int8", "int4", "mult:trunc:k=6")
+    assert h.variant("int4", 0.5) == Variant(bits=4, prune=0.5)
+    assert h.variant("mult:trunc:k=6", 0.0) == Variant(multiplier="trunc:k=6")
+    assert h.variant("float", 0.0).is_float
+
+
+def test_every_trial_is_measured_on_the_model_its_key_names(tmp_path, digits):
+    """Each completed trial's values are its Record's, the Record's variant is the trial's hardware choice,
+    and the saved model file of the trial measures to the Record's accuracy and energy."""
+    problem = TrainProblem("lenet", digits, OBJECTIVES, ("size_bytes<=400000",), TINY,
+                           HardwareChoices(bits=(8,), multipliers=("trunc:k=6",), prune=(0.0, 0.5)),
+                           run_dir=tmp_path, pool_size=12)
+    config = SearchConfig(trials=4, seed=3, storage=f"sqlite:///{tmp_path / 'study.db'}",
+                          guidance=Guidance(initial=2, min_batch=2))
+    r = run_search(problem, config)
+    assert len(r.trials) == 4 and r.front
+    study = open_study(problem, config, create=False)
+    for t in completed_trials(study):
+        rec = records_from_json(json.loads(t.user_attrs["record"]))[0]
+        by_name = {o.name: o.value for o in rec.objectives}
+        assert list(t.values) == [by_name[n] for n in OBJECTIVES]
+        assert rec.variant == str(HardwareChoices.variant(t.params["arith"], t.params["prune"]))
+        assert rec.budgets["training"]["epochs"] == 1 and rec.budgets["search_budget"]["robust_images"] == 20
+        model, meta = load_model(tmp_path / t.user_attrs["model"])
+        assert meta.variant == rec.variant and meta.architecture == rec.architecture
+        assert accuracy(model, digits.test) == by_name["accuracy"]
+        assert energy_objective(model, digits.input_shape).value == pytest.approx(by_name["energy_pj@horowitz45:A"])
+        assert t.constraints["size_bytes<=400000"] == max(0.0, by_name["size_bytes"] - 400000)
+
+
+def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp_path):
+    run = tmp_path / "run"
+    code = main(["search", "--trials", "3", "--seed", "1", *FAST, "--output", str(run)])
+    assert code == 0
+    front = records_from_json(json.loads((run / "front.json").read_text()))
+    assert front and all(r.budgets["evaluator"] == "train" for r in front)
+    run_info = json.loads((run / "run.json").read_text())
+    assert run_info["completed"] == 3 and run_info["evaluator"]["budget"]["epochs"] == 1
+    assert [o["name"] for o in run_info["objectives"]] == OBJECTIVES
+    for line in (run / "front.csv").read_text().splitlines()[1:]:
+        assert (run / (line.rsplit(",", 1)[1] + ".safetensors")).is_file()
+    curves = json.loads((run / "curves.json").read_text())
+    assert curves and all(len(c["robust"]) == 3 and len(c["noise"]) == 4 for c in curves)
+    html = (run / "report.html").read_text()
+    assert "<script" in html and "<script src" not in html and "<link" not in html  # nothing fetched: self-contained
+    _browser_check(run / "report.html")
+    assert main(["report", str(run), "--output", str(tmp_path / "again.html")]) == 0
+    assert (tmp_path / "again.html").stat().st_size > 1_000_000  # plotly's JS is inlined
+
+
+def _browser_check(path: Path) -> None:
+    """Open the report in Debian's headless chromium: no console errors, every plot drawn."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("no chromium + chromium-driver (Debian packages; .ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.get(path.resolve().as_uri())
+        for div in ("pareto", "hypervolume", "robustness", "noise", "energy", "importance0"):
+            marks = driver.execute_script(
+                f"const e = document.getElementById('{div}');"
+                "return e ? e.querySelectorAll('svg .point, svg .bars path, svg path.js-line').length : -1")
+            assert marks > 0, (div, marks)
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert not errors, errors
+    finally:
+        driver.quit()
+
+
+BAD = {
+    "unknown space": (["--space", "vgg"], "unknown search space 'vgg'; known: lenet, nb201"),
+    "bits out of range": (["--bits", "40"], "bits: got 40"),
+    "unknown multiplier": (["--multipliers", "nosuch"], "nosuch"),
+    "prune not a number": (["--prune", "half"], "--prune: got 'half', expected comma-separated numbers"),
+    "unknown objective": (["--objectives", "accuracy,latency_ms@pixel3"], "unknown objective 'latency_ms@pixel3'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_train_search_input_is_one_line_and_exit_2(capsys, tmp_path, case):
+    args, message = BAD[case]
+    code = main(["search", "--trials", "2", "--output", str(tmp_path / "run"), *args])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_report_of_a_folder_that_is_no_run_is_exit_2(capsys, tmp_path):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is it the --output folder of a finished search?" in capsys.readouterr().err
