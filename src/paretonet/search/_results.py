@@ -34,6 +34,15 @@ def trial_record(problem: Any, trial: Any, seed: int) -> Record:  # noqa: ANN401
     return problem.record(int(trial.user_attrs["row"]), seed)
 
 
+def _local_model(output: Path, trial: Any) -> str:  # noqa: ANN401
+    """The trial's model file relative to the run folder, if it is in this run folder (a worker of a shared
+    study keeps the models of its own trials)."""
+    from ..modelfile import model_paths
+
+    rel = trial.user_attrs.get("model", "")
+    return rel if rel and model_paths(output / rel)[0].is_file() else ""
+
+
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -53,9 +62,9 @@ def write_results(output: Path, problem: Any, config: SearchConfig, result: Sear
     sign = problem.objectives[0].sign
     front = sorted((by_number[n] for n in result.front), key=lambda t: sign * t.values[0])
     records = [trial_record(problem, t, config.seed) for t in front]
-    _write_csv(output / "front.csv", ["trial", "architecture", "variant", *names, "model"],
-               [[t.number, r.architecture, r.variant, *(repr(float(v)) for v in t.values), t.user_attrs.get("model", "")]
-                for t, r in zip(front, records)])
+    _write_csv(output / "front.csv", ["trial", "architecture", "variant", *names, "worker", "model"],
+               [[t.number, r.architecture, r.variant, *(repr(float(v)) for v in t.values), t.user_attrs.get("worker", ""),
+                 _local_model(output, t)] for t, r in zip(front, records)])
     (output / "front.json").write_text(json.dumps([r.to_dict() for r in records], indent=1) + "\n")
     rows, feasible = [], []
     for n, t in enumerate(trials, 1):

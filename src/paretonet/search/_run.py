@@ -193,7 +193,10 @@ def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | No
                          if proposer.pool.keys[c] not in track.keys]
                 if not queue:
                     break  # the pool is exhausted
-            study.enqueue_trial(proposer.pool.params[queue.pop(0)])
+            pick = queue.pop(0)
+            if proposer.pool.keys[pick] in track.keys:  # another worker of a shared study evaluated it meanwhile
+                continue
+            study.enqueue_trial(proposer.pool.params[pick])
         elif misses >= MAX_MISSES and hasattr(problem, "rows"):  # a table the sampler keeps missing: one random row
             study.enqueue_trial(problem.params_of(int(rng.choice(problem.rows))))
         trial = study.ask(dists)
