@@ -147,8 +147,11 @@ class TrainProblem:
                 c = self.candidate(self._draw(rng))
                 if c is not None:
                     costs.append(self._float_costs(c[0]))
+            if not costs:
+                raise ConfigError(f"space: no network of {self.space_name!r} fits the input {self.dataset.input_shape} "
+                                  f"of {self.dataset.name!r} in 100 draws")
             worst = np.max(np.array(costs), axis=0)
-            self._scale = np.where([s.direction == "max" for s in self.objectives], 1.0, worst)
+            self._scale = np.where([s.direction == "max" or w <= 0 for s, w in zip(self.objectives, worst)], 1.0, worst)
         return self._scale
 
     @property
