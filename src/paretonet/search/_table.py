@@ -137,8 +137,9 @@ class TableProblem:
 
         rows = self.rows
         names, features = feature_matrix(self.bench.take(rows), "proxies+encoding")
-        known = self.min_space(rows)
         free = self.free
+        known = self.min_space(rows)
+        known[:, ~free] = np.nan  # what is not free is not known before evaluation: the guidance cannot peek
         cost = known[:, np.flatnonzero(free)[0]] if free.any() else np.zeros(len(rows))
         return Pool(tuple(self.params_of(int(r)) for r in rows), tuple(self.key(int(r)) for r in rows), names, features,
                     known, free, cost, proxy_score(features, names))

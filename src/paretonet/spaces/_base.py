@@ -74,6 +74,10 @@ class SearchSpace(ABC):
         """The genotype these parameters (one value per search_params name) describe."""
         raise ArchitectureError(f"search space {self.name} has no parameters for a sampler")
 
+    def params_of(self, genotype: Any) -> dict[str, Any]:
+        """The parameters of a genotype (the inverse of from_params), where they are unique."""
+        raise ArchitectureError(f"search space {self.name} does not map genotypes back to sampler parameters")
+
     def resolve(self, text: str) -> Any:
         """Genotype from a named member, a canonical string, or the string with this space's prefix."""
         text = text.strip()
