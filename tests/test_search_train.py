@@ -77,6 +77,7 @@ def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp
     html = (run / "report.html").read_text()
     assert "<script" in html and "<script src" not in html and "<link" not in html  # nothing fetched: self-contained
     _browser_check(run / "report.html")
+    assert main(["report", str(run), "--member", "999"]) == 2  # not a front trial: one error line
     assert main(["report", str(run), "--output", str(tmp_path / "again.html")]) == 0
     assert (tmp_path / "again.html").stat().st_size > 1_000_000  # plotly's JS is inlined
 
@@ -114,6 +115,8 @@ BAD = {
     "unknown multiplier": (["--multipliers", "nosuch"], "nosuch"),
     "prune not a number": (["--prune", "half"], "--prune: got 'half', expected comma-separated numbers"),
     "unknown objective": (["--objectives", "accuracy,latency_ms@pixel3"], "unknown objective 'latency_ms@pixel3'"),
+    "pool size below 1": (["--pool-size", "0"], "pool_size: got 0, expected an integer >= 1"),
+    "epochs below 1": (["--epochs", "0"], "epochs: got 0, expected an integer >= 1"),
 }
 
 
