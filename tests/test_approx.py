@@ -389,7 +389,7 @@ def test_apply_per_layer_exact_layers_and_energy(lenet5, digits):
         objs[spec] = {o.name: o.value for o in variant_objectives(vm, digits, None)}
     float_size = sum(p.numel() for p in lenet5.parameters()) * 4
     assert objs["exact"]["size_bytes"] < float_size / 3  # 8-bit weights
-    e_exact, e_trunc = objs["exact"]["energy_pj@horowitz45:A"], objs["trunc:k=8"]["energy_pj@horowitz45:A"]
+    e_exact, e_trunc = objs["exact"]["energy_pj@horowitz45:hierarchy"], objs["trunc:k=8"]["energy_pj@horowitz45:hierarchy"]
     assert e_trunc < e_exact  # 28/64 of the multiplier power
     assert str(Variant(multiplier="trunc:k=8", exact_layers=("net.a", "net.b"), retrain=2)) == \
         "multiplier=trunc:k=8,exact_layers=net.a+net.b,retrain=2"

@@ -86,8 +86,9 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     assert len(rec["details"]["history"]) == 3 and rec["variant"] == "" and rec["format"] == 1
     assert rec["versions"]["threads"] >= 1 and rec["versions"]["cpu_capability"]
     names = {o["name"]: o for o in rec["objectives"]}
-    assert set(names) == {"accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:A"}
-    assert names["energy_pj@horowitz45:A"]["unit"] == "pJ" and names["energy_pj@horowitz45:A"]["direction"] == "min"
+    assert set(names) == {"accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:hierarchy", "energy_mac_pj@horowitz45:hierarchy",
+                          "energy_data_pj@horowitz45:hierarchy"}
+    assert names["energy_pj@horowitz45:hierarchy"]["unit"] == "pJ" and names["energy_pj@horowitz45:hierarchy"]["direction"] == "min"
     assert names["size_bytes"]["value"] == 4 * names["params"]["value"]
     code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "m.safetensors"), "--bits", "8", "--output", str(tmp_path / "e.json"))
     assert code == 0
@@ -96,7 +97,7 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     assert abs(evn["accuracy"] - names["accuracy"]["value"]) <= 0.02  # 8-bit post-training quantization
     assert evn["size_bytes"] < names["size_bytes"]["value"] / 3  # 8-bit weights, 32-bit biases
     assert ev["variant"] == "bits=8"
-    assert evn["energy_pj@horowitz45:A"] < names["energy_pj@horowitz45:A"]["value"]  # 8-bit moves and multiplies less
+    assert evn["energy_pj@horowitz45:hierarchy"] < names["energy_pj@horowitz45:hierarchy"]["value"]  # 8-bit moves and multiplies less
 
 
 def test_spaces_listing_and_samples(capsys, tmp_path):
@@ -184,8 +185,10 @@ def test_energy_command(capsys, saved_model, tmp_path):
     estimates = e["details"]["estimates"]
     assert [x["dataflow"] for x in estimates] == ["A", "B", "hierarchy"]
     a = estimates[0]
-    assert e["objectives"][0] == {"name": "energy_pj@horowitz45:A", "value": pytest.approx(a["mac_pj"] + a["data_pj"]),
+    assert e["objectives"][0] == {"name": "energy_pj@horowitz45:A", "value": pytest.approx(a["mac_pj"] + a["op_pj"] + a["data_pj"]),
                                   "unit": "pJ", "direction": "min"}
+    assert e["objectives"][1]["name"] == "energy_mac_pj@horowitz45:A" and e["objectives"][1]["value"] == pytest.approx(a["mac_pj"])
+    assert e["objectives"][2]["name"] == "energy_data_pj@horowitz45:A" and e["objectives"][2]["value"] == pytest.approx(a["data_pj"])
     assert set(estimates[2]["by_level_pj"]) == {"dram", "global_buffer", "array", "register_file"}
     code, _, _ = run_cli(capsys, "energy", saved_model, "--hardware", "eyeriss", "--bits", "4", "--dataflow", "B",
                          "--output", str(tmp_path / "e4.json"))
@@ -251,7 +254,7 @@ def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
     before = {o["name"]: o["value"] for o in c[0]["objectives"]}
     after = {o["name"]: o["value"] for o in c[1]["objectives"]}
     assert set(before) == {"accuracy", "params", "macs", "robust_accuracy@worst:fast:0.1", "size_bytes",
-                           "energy_pj@horowitz45:A"}
-    assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:A"] < before["energy_pj@horowitz45:A"]
+                           "energy_pj@horowitz45:hierarchy", "energy_mac_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy"}
+    assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:hierarchy"] < before["energy_pj@horowitz45:hierarchy"]
     assert c[0]["variant"] == "" and c[1]["variant"] == "bits=8"
     assert "bits=8 vs as trained" in out

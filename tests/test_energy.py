@@ -46,7 +46,10 @@ def test_lenet5_dataflow_a_by_hand(lenet5):
     conv1 = next(layer for layer in e.layers if layer.name == "1.0")
     assert conv1.data_pj == pytest.approx(11_004 * 32 * DRAM)
     assert conv1.mac_pj == pytest.approx(117_600 * 4.6)
-    assert e.total_pj == pytest.approx(e.mac_pj + e.data_pj)
+    assert e.total_pj == pytest.approx(e.mac_pj + e.op_pj + e.data_pj)
+    # the ReLUs follow a conv or linear layer: applied as it writes, one compare per element, no data
+    relu = next(layer for layer in e.layers if layer.name == "1.1")
+    assert relu.data_pj == 0 and relu.op_pj == pytest.approx(6 * 28**2 * 0.9)
 
 
 def test_lenet5_dataflow_b_by_hand(lenet5):
@@ -64,10 +67,11 @@ def test_lenet5_hierarchy_by_hand(lenet5):
     conv1 = dict(next(layer for layer in e.layers if layer.name == "1.0").words_by_level)
     # DRAM moves every weight, bias, input and output once: 150 + 6 + 1024 + 6 * 28^2
     assert conv1["dram"] == 150 + 6 + 1024 + 4704
-    # an inner level serves MACs / reuse accesses per kind, at least one per datum (117,600 MACs)
-    assert conv1["global_buffer"] == 117_600 // 16 + 6 + 117_600 // 16 + 117_600 // 16
-    assert conv1["array"] == 3 * 117_600 // 4 + 6
-    assert conv1["register_file"] == 117_600 + 6 + 117_600 + 2 * 117_600
+    # an inner level serves MACs / reuse accesses per kind, at least one per datum (117,600 MACs); inputs and
+    # outputs get the 5x5 window as extra reuse
+    assert conv1["global_buffer"] == 117_600 // 16 + 6 + 1024 + 4704
+    assert conv1["array"] == 117_600 // 4 + 6 + 117_600 // (4 * 25) + 4704
+    assert conv1["register_file"] == 117_600 + 6 + 117_600 // 25 + 2 * 117_600 // 25
 
 
 def test_int8_mac_energy_and_bits_scaling():
@@ -87,11 +91,35 @@ def test_nb201_cell_energy_by_hand():
     assert layer.words_by_level[0][1] == 16 * (16 * 9 + 1) + 16 * 16 * 1024 + 16 * 1024
     pool = next(s for s in cell_layer_shapes(("avg_pool_3x3",) + ("none",) * 5) if s.name == "stage1.cell2.edge0")
     p = estimate_energy([pool], "horowitz45", "A").layers[0]
-    assert p.mac_pj == pytest.approx(32 * 256 * 9 * 0.9) and p.words_by_level[0][1] == 2 * 32 * 256
+    assert p.op_pj == pytest.approx(32 * 256 * 9 * 0.9) and p.mac_pj == 0 and p.words_by_level[0][1] == 2 * 32 * 256
+
+
+def test_nb201_sums_and_skips_by_hand():
+    # node 1 = conv(x); node 2 = skip(x) + skip(node 1); node 3 = skip(x) + pool(node 1) + none(node 2)
+    ops = ("nor_conv_1x1", "skip_connect", "skip_connect", "skip_connect", "avg_pool_3x3", "none")
+    cell = [s for s in cell_layer_shapes(ops) if s.name.startswith("stage1.cell2.")]
+    kinds = [(s.name.removeprefix("stage1.cell2."), s.kind, s.operands, s.fused) for s in cell]
+    assert kinds == [
+        ("edge0.relu", "activation", 1, True),  # read by its conv only: applied as the conv reads
+        ("edge0.conv", "conv", 1, False),
+        ("edge0.bn", "batchnorm", 1, True),  # folded into the conv
+        ("node2.add", "add", 2, False),  # two skips: reads both maps, writes the sum
+        ("edge4", "pool", 1, False),
+        ("node3.add", "add", 1, True),  # the pool just wrote one operand: reads only the other
+    ]
+    e = estimate_energy(cell, "horowitz45", "A")
+    words = {layer.name.removeprefix("stage1.cell2."): layer.words_by_level[0][1] for layer in e.layers}
+    area, c = 16 * 16, 32
+    assert words["node2.add"] == 3 * c * area and words["node3.add"] == c * area and words["edge4"] == 2 * c * area
+    assert words["edge0.relu"] == words["edge0.bn"] == 0
+    # a skip connection is no operation at all; a none edge is not summed
+    assert not any(f"edge{k}" in s.name for s in cell for k in (1, 2, 3, 5))
+    add = next(layer for layer in e.layers if layer.name.endswith("node2.add"))
+    assert add.op_pj == pytest.approx(c * area * 0.9) and add.mac_pj == 0
 
 
 def _key(s: LayerShape):
-    return (s.kind, s.in_channels, s.out_channels, s.in_area, s.out_area, s.kernel_area, s.groups, s.bias)
+    return (s.kind, s.in_channels, s.out_channels, s.in_area, s.out_area, s.kernel_area, s.groups, s.bias, s.operands, s.fused)
 
 
 @pytest.mark.parametrize("shape", [(3, 32, 32), (1, 8, 8)])

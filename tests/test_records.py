@@ -30,7 +30,7 @@ def _commands(model: str, out) -> dict[str, list[str]]:  # noqa: ANN001
         "robustness": ["robustness", model, "--preset", "fast", "--eps", "0.05,0.1", "--images", "24", "--queries", "40",
                        "--noise", "gaussian:0.1", "--draws", "2"],
         "variance": ["variance", "--arch", "lenet-tiny", "--seeds", "1", "--epochs", "1", "--images", "20"],
-        "energy": ["energy", model, "--dataflow", "A"],
+        "energy": ["energy", model, "--dataflow", "hierarchy"],
         "compress": ["compress", model, "--bits", "4", "--qat", "1", "--prune", "0.3", "--finetune", "1", *small],
         "compress channels": ["compress", model, "--channels", "0.25", "--no-robust"],
         "approx": ["approx", model, "--multiplier", "mul8u_L40", *LUTS, *small],
@@ -92,7 +92,7 @@ def test_no_record_pairs_one_model_with_another_models_numbers(written, saved_mo
             vm = apply_variant(net, arch, data, variant, cfg if name != "evaluate --bits" else TrainConfig(),
                                (str(shared / "evoapprox" / "luts"),))
             assert str(vm.architecture) == r.architecture and str(vm.variant) == r.variant
-            names = [o.name for o in r.objectives if o.name in ("accuracy", "size_bytes", "energy_pj@horowitz45:A")]
+            names = [o.name for o in r.objectives if o.name in ("accuracy", "size_bytes", "energy_pj@horowitz45:hierarchy")]
             again = {o.name: o.value for o in evaluate_objectives(vm.model, data, ("accuracy", "size_bytes", "energy"))}
             for n in names:
                 assert r.value(n) == again[n], (name, r.variant, n)

@@ -6,7 +6,7 @@ all 15,625 NAS-Bench-201 cells this way; tests hold it equal to the traced netwo
 
 from __future__ import annotations
 
-from .hw import FLOAT32, EnergyEstimate, Hardware, LayerBits, estimate_energy, grouped_total_pj
+from .hw import DEFAULT_DATAFLOW, FLOAT32, EnergyEstimate, Hardware, LayerBits, estimate_energy, grouped_total_pj
 from .spaces import Architecture
 
 
@@ -14,7 +14,7 @@ def _arch(arch: Architecture | str) -> Architecture:
     return arch if isinstance(arch, Architecture) else Architecture.parse(arch)
 
 
-def architecture_energy(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = "A",
+def architecture_energy(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = DEFAULT_DATAFLOW,
                         input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
                         bits: LayerBits = FLOAT32) -> EnergyEstimate:
     """Per-layer energy of the architecture's network for this input shape and class count."""
@@ -23,7 +23,7 @@ def architecture_energy(arch: Architecture | str, hw: Hardware | str = "horowitz
     return estimate_energy(shapes, hw, dataflow, bits=bits)
 
 
-def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = "A",
+def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = DEFAULT_DATAFLOW,
                                  input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
                                  bits: LayerBits = FLOAT32) -> float:
     """architecture_energy(...).total_pj from cached sums of the space's repeated parts: the search's inner loop."""

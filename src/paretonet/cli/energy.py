@@ -43,18 +43,20 @@ def energy_cmd(
     estimates = [variant_energy(net, meta.input_shape, hw, f) for f in flows]
     unit = hw.unit
     t = Table(title=f"{meta.architecture} {str(variant) or '(as trained)'} on {hw.name}, per image ({unit})")
-    for col in ("dataflow", "E_MAC", "E_data", "total", "data share", "by memory level"):
+    for col in ("dataflow", "E_MAC", "E_other ops", "E_data", "total", "data share", "by memory level"):
         t.add_column(col, justify="right" if col != "by memory level" else "left")
     for e in estimates:
         levels = ", ".join(f"{k} {v:.4g}" for k, v in e.by_level().items())
-        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}", f"{e.data_fraction:.1%}", levels)
+        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.op_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}",
+                  f"{e.data_fraction:.1%}", levels)
     out.print(t)
     if layers:
         lt = Table(title=f"per layer, dataflow {estimates[0].dataflow}")
-        for col in ("layer", "kind", "MACs", "E_MAC", "E_data"):
+        for col in ("layer", "kind", "MACs", "E_MAC", "E_other ops", "E_data"):
             lt.add_column(col, justify="right" if col not in ("layer", "kind") else "left")
-        for layer in estimates[0].layers:
-            lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.data_pj:.4g}")
+        for layer in estimates[0].layers:  # every operation, fused ones included (they move no data)
+            lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.op_pj:.4g}",
+                       f"{layer.data_pj:.4g}")
         out.print(lt)
     zz = None
     if zigzag is not None:
@@ -69,11 +71,12 @@ def energy_cmd(
                        "-" if mine is None else f"{mine / ours_total:.1%}", f"{z_e / zz.total_energy:.1%}")
         out.print(zt)
         out.print(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles")
-    objectives = tuple(Objective(energy_name(hw, e.dataflow), e.total_pj, unit, "min") for e in estimates)
+    objectives = tuple(Objective(energy_name(hw, e.dataflow, part), value, unit, "min") for e in estimates
+                       for part, value in (("", e.total_pj), ("mac", e.mac_pj), ("data", e.data_pj)))
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"hardware": hw.to_dict()}, versions=versions(),
                  details={"zigzag": asdict(zz) if zz is not None else None,
-                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "data_pj": e.data_pj,
+                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "op_pj": e.op_pj, "data_pj": e.data_pj,
                                          "by_level_pj": e.by_level(), "layers": [asdict(x) for x in e.layers]}
                                         for e in estimates]})
     write_records(output, [rec])

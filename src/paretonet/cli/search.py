@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ._common import DataDirOpt, app, err, names, out
 
 TABLE_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
-TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:A,size_bytes"
+TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:hierarchy,size_bytes"
 
 
 def _floats(option: str, text: str) -> tuple[float, ...]:

@@ -15,7 +15,7 @@ from torch import nn
 from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
-from ..hw import Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
+from ..hw import DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
 from ..records import Objective
 from ._accuracy import accuracy
 
@@ -28,8 +28,8 @@ class EvalContext:
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
-BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy")
-ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", "A"
+BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy", "energy_mac", "energy_data")
+ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", DEFAULT_DATAFLOW
 ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
 
 
@@ -58,17 +58,33 @@ def _energy(ctx: EvalContext) -> Objective:
     return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
 
 
-def energy_name(hw: Hardware | str, dataflow: str) -> str:
-    """'energy_pj@horowitz45:A', or 'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
+@OBJECTIVES.register("energy_mac")
+def _energy_mac(ctx: EvalContext) -> Objective:
+    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "mac")
+
+
+@OBJECTIVES.register("energy_data")
+def _energy_data(ctx: EvalContext) -> Objective:
+    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "data")
+
+
+ENERGY_PARTS = ("", "mac", "data")  # the total; MACs of conv and linear layers (what a multiplier changes); data movement
+
+
+def energy_name(hw: Hardware | str, dataflow: str, part: str = "") -> str:
+    """'energy_pj@horowitz45:hierarchy' (or 'energy_mac_pj@...', 'energy_data_pj@...' for a part), or
+    'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
     h = hardware(hw)
-    return f"energy_{h.unit.lower()}@{h.name}:{dataflow}"
+    return f"energy_{part + '_' if part else ''}{h.unit.lower()}@{h.name}:{dataflow}"
 
 
 def energy_objective(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = ENERGY_HARDWARE,
-                     dataflow: str = ENERGY_DATAFLOW) -> Objective:
-    """The model's total energy as it is (bit widths, zero weights, multiplier power) on `hw` with `dataflow`."""
+                     dataflow: str = ENERGY_DATAFLOW, part: str = "") -> Objective:
+    """The model's energy as it is (bit widths, zero weights, multiplier power) on `hw` with `dataflow`: the
+    total, or one part of it ("mac": multiply-accumulates of conv and linear layers; "data": data movement)."""
     e = variant_energy(model, input_shape, hw, dataflow)
-    return Objective(energy_name(hw, dataflow), e.total_pj, hardware(hw).unit, "min")
+    value = {"": e.total_pj, "mac": e.mac_pj, "data": e.data_pj}[part]
+    return Objective(energy_name(hw, dataflow, part), value, hardware(hw).unit, "min")
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:

@@ -4,6 +4,7 @@ from ._costs import layer_bits, power_factors, storage_bytes, variant_energy, we
 from ._counting import NB201_FIXED_FLOPS, LayerProfile, MacCount, count_flops, count_macs, count_params, profile_layers
 from ._energy import (
     DATAFLOWS,
+    DEFAULT_DATAFLOW,
     FLOAT32,
     EnergyEstimate,
     LayerBits,
@@ -22,7 +23,7 @@ from ._sparse import best_encoding, encoding_sizes
 from ._zigzag import ZigZagEstimate, match_layers, zigzag_energy
 
 __all__ = [
-    "DATAFLOWS", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
+    "DATAFLOWS", "DEFAULT_DATAFLOW", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
     "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
     "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",
     "estimate_energy", "finalize_pruning", "grouped_total_pj", "hardware", "layer_bits", "layer_energy",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._energy import FLOAT32, EnergyEstimate, LayerBits, model_energy
+from ._energy import DEFAULT_DATAFLOW, FLOAT32, EnergyEstimate, LayerBits, model_energy
 from ._hardware import Hardware
 from ._quantize import QUANTIZABLE, QuantLayer
 from ._sparse import best_encoding
@@ -51,7 +51,7 @@ def storage_bytes(model: nn.Module) -> int:
 
 
 def variant_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
-                   dataflow: str = "A") -> EnergyEstimate:
+                   dataflow: str = DEFAULT_DATAFLOW) -> EnergyEstimate:
     """Energy of the model as it is: its layers' bit widths, weight density and multiplier power."""
     return model_energy(model, input_shape, hw, dataflow, bits=layer_bits(model) or FLOAT32,
                         weight_density=weight_density(model), mult_factor=power_factors(model))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,8 @@ class LayerProfile:
     kernel_area: int = 1
     stride: int = 1
     groups: int = 1
+    inputs: tuple[int, ...] = ()  # ids of the activation tensors read (see layers.Op)
+    output: int = 0  # id of the tensor written
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,84 @@ def _macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     return 0
 
 
+_ADDS = {torch.add, torch.Tensor.add, torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__,
+         torch.Tensor.add_}
+_CATS = {torch.cat, torch.concat}
+
+
+class _Tensors:
+    """Stable ids for the activations of one traced pass (holding them, so no id is reused)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, int] = {}
+        self.alive: list[torch.Tensor] = []
+
+    def id(self, t: torch.Tensor) -> int:
+        key = id(t)
+        if key not in self.ids:
+            self.ids[key] = len(self.ids) + 1
+            self.alive.append(t)
+        return self.ids[key]
+
+    def known(self, t: object) -> bool:
+        return isinstance(t, torch.Tensor) and id(t) in self.ids
+
+
+class _FunctionalOps(torch.overrides.TorchFunctionMode):
+    """Records sums and channel concatenations of activations done outside any leaf module (a cell's
+    node sums, a residual add): weights and scalars are not activations and are left alone."""
+
+    def __init__(self, tensors: _Tensors, records: list, scope: list[str]) -> None:
+        super().__init__()
+        self.tensors, self.records, self.scope = tensors, records, scope
+        self.inside_leaf = 0
+        self.count: Counter[str] = Counter()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        out = func(*args, **(kwargs or {}))
+        if self.inside_leaf or not isinstance(out, torch.Tensor):
+            return out
+        if func in _ADDS and len(args) >= 2 and all(self.tensors.known(a) and a.shape == out.shape for a in args[:2]):
+            operands = args[:2]
+        elif func in _CATS and isinstance(args[0], (list, tuple)) and len(args[0]) > 1 and out.dim() == 4 and \
+                (kwargs or {}).get("dim", args[1] if len(args) > 1 else 0) in (1, -3) and \
+                all(self.tensors.known(a) for a in args[0]):
+            operands = tuple(args[0])
+        else:
+            return out
+        kind = "add" if func in _ADDS else "concat"
+        where = self.scope[-1] if self.scope else ""
+        name = f"{where}.{kind}{self.count[where]}" if where else f"{kind}{self.count[where]}"
+        self.count[where] += 1
+        shape = tuple(int(d) for d in out.shape[1:])
+        self.records.append(LayerProfile(name, kind, shape, shape, 0, 0,
+                                         inputs=tuple(self.tensors.id(a) for a in operands), output=self.tensors.id(out)))
+        return out
+
+
 def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerProfile]:
-    """Trace one zero image through `model` (in eval mode, restored after) and profile each leaf layer."""
+    """Trace one zero image through `model` (in eval mode, restored after) and profile each leaf layer,
+    and each sum or concatenation of activations done between layers (kinds add, concat)."""
 
     if len(input_shape) != 3 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
         raise ArchitectureError(f"input_shape: got {tuple(input_shape)}, expected (channels, height, width)")
     records: list[LayerProfile] = []
     names = {m: n for n, m in model.named_modules()}
+    tensors, scope = _Tensors(), []
+    capture = _FunctionalOps(tensors, records, scope)
 
-    def hook(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
+    def enter(m: nn.Module, inputs: tuple) -> None:
+        scope.append(names.get(m, type(m).__name__))
+        if not list(m.children()):
+            capture.inside_leaf += 1
+
+    def leave(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
+        scope.pop()
+        if not list(m.children()):
+            capture.inside_leaf -= 1
+            record(m, inputs, y)
+
+    def record(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
         x = inputs[0]
         k = _kind(m)
         ks = getattr(m, "kernel_size", 1)
@@ -81,6 +153,7 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         else:
             area = math.prod(ks) if isinstance(ks, tuple) else int(ks) ** 2 if k == "pool" else 1
         stride = getattr(m, "stride", 1)
+        read = (tensors.id(x),) if k != "other" and isinstance(x, torch.Tensor) else ()
         records.append(LayerProfile(
             name=names.get(m, type(m).__name__),
             kind=k,
@@ -91,13 +164,19 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
             kernel_area=int(area),
             stride=int(stride[0] if isinstance(stride, tuple) else stride or 1),
             groups=int(getattr(m, "groups", 1)),
+            inputs=read,
+            # an identity passes its input on: the reader of its output reads what its producer wrote
+            output=tensors.id(y) if isinstance(y, torch.Tensor) else 0,
         ))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    handles = [h for m in model.modules() for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
     try:
         # the differentiable twin has the same layers and shapes and runs them as ordinary modules
         with eval_mode(model), torch.no_grad(), gradient_mode(model, "surrogate"):
-            model(torch.zeros(1, *input_shape))
+            x = torch.zeros(1, *input_shape)
+            tensors.id(x)
+            with capture:
+                model(x)
     except RuntimeError as e:
         raise ArchitectureError(f"model does not accept input shape {tuple(input_shape)}: {str(e).splitlines()[0]}") from None
     finally:

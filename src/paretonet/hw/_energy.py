@@ -9,13 +9,21 @@ input channels (per group), input area m_{l-1}^2, output area m_l^2 and kernel a
       d_l (m_l^2 + d_{l-1} (r^2 (m_l^2 + 1) + m_{l-1}^2) + 1)
 - "hierarchy" (Eyeriss-like): every level of the hardware; the outermost moves each weight,
   input and output once, an inner level serves MACs / reuse accesses of each kind (at least one
-  per datum).
+  per datum), inputs and outputs of a convolution with its kernel window as extra reuse (partial
+  sums of a window accumulate in the MAC's register; an input in a PE serves every window position
+  over it), as in Eyeriss's row-stationary dataflow.
 Words cost their bit width times the level's pJ per bit (weights at the weight width, inputs and
 outputs at the activation width, biases at the accumulator width). E_MAC = MACs x (multiply
 energy scaled by the product of operand widths x the multiplier's relative power + accumulate
 energy scaled by the accumulator width). With zero-skipping hardware, zero weights cost no MAC
-and are not moved. Batch norm is folded into the convolution and activations are fused into the
-PE (no energy); pooling costs one add per window element plus moving its input and output.
+and are not moved.
+
+Every other operation moves data too (layers.fuse says what is fused): pooling, element-wise sums,
+concatenations and unfused activations and batch norms read their inputs and write their output
+once at every level ("hierarchy") or in main memory (A, B); their arithmetic (op_pj: an add per
+pooling-window element or summand, a compare per activation, a multiply-add per batch-norm output)
+is kept apart from the MACs of conv and linear layers (mac_pj), which is what an approximate
+multiplier changes. A fused activation costs its compares and no data; a folded batch norm nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from ..layers import LayerShape
 from ._shapes import layer_shapes
 
 DATAFLOWS = ("A", "B", "hierarchy")
+# what records use: it ranks NAS-Bench-201 cells closest to a measured accelerator (benchmarks/energy_tau.py)
+DEFAULT_DATAFLOW = "hierarchy"
 
 
 @dataclass(frozen=True)
@@ -61,14 +71,15 @@ class LayerEnergy:
     name: str
     kind: str
     macs: int
-    mac_pj: float
+    mac_pj: float  # multiply-accumulates of conv and linear layers
     data_pj: float
     words_by_level: tuple[tuple[str, int], ...]  # words moved at each memory level
     data_pj_by_level: tuple[tuple[str, float], ...]
+    op_pj: float = 0.0  # other arithmetic: pooling and sum adds, activation compares, batch-norm multiply-adds
 
     @property
     def total_pj(self) -> float:
-        return self.mac_pj + self.data_pj
+        return self.mac_pj + self.op_pj + self.data_pj
 
 
 @dataclass(frozen=True)
@@ -83,12 +94,16 @@ class EnergyEstimate:
         return sum(layer.mac_pj for layer in self.layers)
 
     @property
+    def op_pj(self) -> float:
+        return sum(layer.op_pj for layer in self.layers)
+
+    @property
     def data_pj(self) -> float:
         return sum(layer.data_pj for layer in self.layers)
 
     @property
     def total_pj(self) -> float:
-        return self.mac_pj + self.data_pj
+        return self.mac_pj + self.op_pj + self.data_pj
 
     @property
     def data_fraction(self) -> float:
@@ -113,12 +128,32 @@ def mac_energy_pj(hw: Hardware, bits: LayerBits, mult_factor: float = 1.0) -> fl
     return hw.mult_pj_8x8 * bits.weights * bits.activations / 64 * mult_factor + hw.add_pj_32 * bits.accumulator / 32
 
 
+def _ops(shape: LayerShape) -> int:
+    """Arithmetic operations of a layer that is not a conv or linear layer."""
+    if shape.kind == "pool":
+        return shape.output_count * shape.kernel_area
+    if shape.kind == "add":
+        return shape.output_count * max(1, shape.operands - (not shape.fused))  # summands - 1, fused or not
+    if shape.kind == "activation":
+        return shape.output_count
+    if shape.kind == "batchnorm":
+        return 0 if shape.fused else 2 * shape.output_count
+    return 0
+
+
+def _io(shape: LayerShape) -> tuple[float, float, float]:
+    """(weights, inputs, outputs) moved by an operation with no MACs: each datum once; none if fused."""
+    if shape.fused and shape.kind != "add":
+        return 0.0, 0.0, 0.0
+    params = 2.0 * shape.out_channels if shape.kind == "batchnorm" else 0.0  # scale and shift
+    return params, float(shape.input_count), 0.0 if shape.fused else float(shape.output_count)
+
+
 def _words(shape: LayerShape, dataflow: str, density: float) -> tuple[float, float, float, float]:
     """Main-memory words (weights, biases, inputs, outputs) of one layer under dataflow A or B."""
-    if shape.kind == "pool":
-        return 0.0, 0.0, float(shape.input_count), float(shape.output_count)
     if shape.kind not in ("conv", "linear"):
-        return 0.0, 0.0, 0.0, 0.0
+        w, i, o = _io(shape)
+        return w, 0.0, i, o
     d, d_in = shape.out_channels, shape.in_channels // shape.groups
     weights = shape.weight_count * density
     if dataflow == "B":
@@ -129,18 +164,14 @@ def _words(shape: LayerShape, dataflow: str, density: float) -> tuple[float, flo
 
 @lru_cache(maxsize=65536)
 def layer_energy(
-    shape: LayerShape, hw: Hardware, dataflow: str = "A", bits: LayerBits = FLOAT32,
+    shape: LayerShape, hw: Hardware, dataflow: str = DEFAULT_DATAFLOW, bits: LayerBits = FLOAT32,
     weight_density: float = 1.0, mult_factor: float = 1.0,
 ) -> LayerEnergy:
     """Energy of one layer for one image (pure; cached on its arguments)."""
     density = weight_density if hw.skip_zeros else 1.0
     wb, ab, accb = bits.weights, bits.activations, bits.accumulator
-    if shape.kind in ("conv", "linear"):
-        mac_pj = shape.macs * density * mac_energy_pj(hw, bits, mult_factor)
-    elif shape.kind == "pool":
-        mac_pj = shape.output_count * shape.kernel_area * _op_pj(hw, bits)
-    else:
-        mac_pj = 0.0
+    mac_pj = shape.macs * density * mac_energy_pj(hw, bits, mult_factor) if shape.kind in ("conv", "linear") else 0.0
+    op_pj = _ops(shape) * _op_pj(hw, bits)
     words, pj = [], []
     if dataflow in ("A", "B"):
         w, b, i, o = _words(shape, dataflow, density)
@@ -148,20 +179,25 @@ def layer_energy(
         words.append((main.name, round(w + b + i + o)))
         pj.append((main.name, (w * wb + b * accb + (i + o) * ab) * main.pj_per_bit))
     else:
-        w = shape.weight_count * density
+        if shape.kind in ("conv", "linear"):
+            w, i, o = shape.weight_count * density, shape.input_count, shape.output_count
+        else:
+            w, i, o = _io(shape)
         b = shape.out_channels if shape.bias else 0
-        i, o = (shape.input_count, shape.output_count) if shape.kind in ("conv", "linear", "pool") else (0, 0)
         macs = shape.macs * density
         for k, level in enumerate(hw.levels):
             if k == 0 or macs == 0:  # outermost level, or no MACs to reuse data for
                 lw, li, lo = w, i, o
             else:
                 lw = max(w, macs / level.reuse_weights)
-                li = max(i, macs / level.reuse_inputs)
-                lo = max(o, macs / level.reuse_outputs)
+                # the window: an output accumulates its kernel window in the MAC's register, and an input
+                # fetched into a PE serves the window positions that slide over it (stride 1)
+                win = shape.kernel_area if shape.kind == "conv" else 1
+                li = max(i, macs / (level.reuse_inputs * win))
+                lo = max(o, macs / (level.reuse_outputs * win))
             words.append((level.name, round(lw + b + li + lo)))
             pj.append((level.name, (lw * wb + b * accb + (li + lo) * ab) * level.pj_per_bit))
-    return LayerEnergy(shape.name, shape.kind, shape.macs, mac_pj, sum(p for _, p in pj), tuple(words), tuple(pj))
+    return LayerEnergy(shape.name, shape.kind, shape.macs, mac_pj, sum(p for _, p in pj), tuple(words), tuple(pj), op_pj)
 
 
 def _per_layer(value, name: str, default):  # noqa: ANN001, ANN202
@@ -173,7 +209,7 @@ def _per_layer(value, name: str, default):  # noqa: ANN001, ANN202
 def estimate_energy(
     shapes: Sequence[LayerShape],
     hw: Hardware | str = "horowitz45",
-    dataflow: str = "A",
+    dataflow: str = DEFAULT_DATAFLOW,
     *,
     bits: LayerBits | Mapping[str, LayerBits] = FLOAT32,
     weight_density: float | Mapping[str, float] | None = None,
@@ -194,13 +230,13 @@ def estimate_energy(
 
 
 def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
-                 dataflow: str = "A", **kwargs: object) -> EnergyEstimate:
+                 dataflow: str = DEFAULT_DATAFLOW, **kwargs: object) -> EnergyEstimate:
     """Energy of any model from one traced forward pass (per-layer options keyed by module name)."""
     return estimate_energy(layer_shapes(model, input_shape), hw, dataflow, **kwargs)  # type: ignore[arg-type]
 
 
 def grouped_total_pj(groups: Sequence[tuple[int, tuple[LayerShape, ...]]], hw: Hardware | str = "horowitz45",
-                     dataflow: str = "A", bits: LayerBits = FLOAT32) -> float:
+                     dataflow: str = DEFAULT_DATAFLOW, bits: LayerBits = FLOAT32) -> float:
     """Total energy of (multiplicity, layers) groups, each distinct group priced once and remembered:
     the inner loop of a search that prices thousands of cells built from a few distinct parts."""
     hw = hardware(hw)

@@ -6,12 +6,14 @@ from dataclasses import replace
 
 from torch import nn
 
-from ..layers import KINDS, LayerShape
+from ..layers import KINDS, LayerShape, Op, fuse
 from ._counting import profile_layers
 
+
 def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerShape]:
-    """Shapes of the costed layers of any model, from one traced forward pass."""
-    out = []
+    """Shapes of the costed operations of any model, from one traced forward pass, in execution order,
+    with the fusions of layers.fuse applied."""
+    ops = []
     for p in profile_layers(model, input_shape):
         kind = "pool" if p.kind == "adaptive_pool" else p.kind
         if kind not in KINDS:
@@ -21,5 +23,5 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> list[La
         shape = LayerShape(p.name, kind, p.in_shape[0], p.out_shape[0], in_area, out_area,
                            p.kernel_area if kind in ("conv", "pool") else 1, p.groups)
         has_bias = kind in ("conv", "linear") and p.params > shape.weight_count
-        out.append(replace(shape, bias=has_bias) if has_bias else shape)
-    return out
+        ops.append(Op(replace(shape, bias=has_bias) if has_bias else shape, p.inputs, p.output))
+    return fuse(ops)

@@ -1,5 +1,6 @@
 """What every part needs of a module: the non-differentiable marker and its gradient modes, input
-normalization and resizing, an eval-mode context manager, and layer geometry (LayerShape).
+normalization and resizing, an eval-mode context manager, layer geometry (LayerShape) and the executed operations
+with the fusion rules the cost models share (Op, fuse).
 Imports nothing of paretonet but errors."""
 
 from ._gradients import (
@@ -11,7 +12,8 @@ from ._gradients import (
     non_differentiable_layers,
 )
 from ._modules import Normalize, Resize, eval_mode
+from ._ops import Op, OpRecorder, changed, fuse
 from ._shapes import KINDS, LayerShape
 
-__all__ = ["GRADIENT_MODES", "KINDS", "LayerShape", "NonDifferentiable", "Normalize", "Resize", "RoundInput", "eval_mode", "gradient_mode",
+__all__ = ["GRADIENT_MODES", "KINDS", "LayerShape", "Op", "OpRecorder", "changed", "fuse", "NonDifferentiable", "Normalize", "Resize", "RoundInput", "eval_mode", "gradient_mode",
            "has_gradient_free_layers", "non_differentiable_layers"]

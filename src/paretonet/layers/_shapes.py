@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("conv", "linear", "pool", "batchnorm", "activation")
+KINDS = ("conv", "linear", "pool", "batchnorm", "activation", "add", "concat")
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,15 @@ class LayerShape:
     kernel_area: int = 1  # r^2 for conv, window size for pooling
     groups: int = 1
     bias: bool = False
+    operands: int = 1  # maps an element-wise sum reads (2, or 1 when fused into an operand's producer)
+    fused: bool = False  # folded into a neighbour (see layers.fuse): moves no data of its own
 
     def __hash__(self) -> int:
         # cost caches hash tuples of shapes on the search's inner loop: compute each hash once
         h = self.__dict__.get("_hash")
         if h is None:
             h = hash((self.name, self.kind, self.in_channels, self.out_channels, self.in_area, self.out_area,
-                      self.kernel_area, self.groups, self.bias))
+                      self.kernel_area, self.groups, self.bias, self.operands, self.fused))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -44,7 +46,8 @@ class LayerShape:
 
     @property
     def input_count(self) -> int:
-        return self.in_channels * self.in_area
+        """Words read: every operand of a sum; a concatenation's in_channels are all its inputs'."""
+        return self.in_channels * self.in_area * (self.operands if self.kind == "add" else 1)
 
     @property
     def output_count(self) -> int:

@@ -133,13 +133,14 @@ def _energy(run_dir: Path, data: dict[str, Any], member: int | None) -> str:
         raise ConfigError(f"--member: trial {member} is not on the front; the front holds trials "
                           f"{', '.join(f['trial'] for f in front)}")
     model, meta = load_model(run_dir / chosen["model"])
-    e = variant_energy(model, meta.input_shape, "horowitz45", "A")
+    e = variant_energy(model, meta.input_shape)  # the records' preset and dataflow
     names = [layer.name for layer in e.layers]
     fig = go.Figure([go.Bar(name="data movement", x=names, y=[layer.data_pj for layer in e.layers]),
-                     go.Bar(name="MAC", x=names, y=[layer.mac_pj for layer in e.layers])])
+                     go.Bar(name="MAC", x=names, y=[layer.mac_pj for layer in e.layers]),
+                     go.Bar(name="other arithmetic", x=names, y=[layer.op_pj for layer in e.layers])])
     fig.update_layout(barmode="stack", height=380, yaxis_title="pJ per image",
                       title=f"Energy per layer of trial {chosen['trial']} ({escape(chosen['variant'] or 'float')}), "
-                            f"horowitz45, dataflow A: {e.total_pj:.4g} pJ, of which data {e.data_pj:.4g} pJ")
+                            f"horowitz45, dataflow {e.dataflow}: {e.total_pj:.4g} pJ, of which data {e.data_pj:.4g} pJ")
     return _figure_html(fig, "energy")
 
 

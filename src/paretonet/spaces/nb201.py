@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import ArchitectureError
-from ..layers import LayerShape
+from ..layers import LayerShape, Op, OpRecorder, changed, fuse
 from ._base import SPACES, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -104,11 +104,12 @@ class Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for target in (1, 2, 3):
+            into = [k for k, (_, dst) in enumerate(EDGES) if dst == target]
+            live = [k for k in into if not isinstance(self.edges[k], Zero)] or into[:1]  # adding zeros changes nothing
             total = None
-            for k, (src, dst) in enumerate(EDGES):
-                if dst == target:
-                    y = self.edges[k](nodes[src])
-                    total = y if total is None else total + y
+            for k in live:
+                y = self.edges[k](nodes[EDGES[k][0]])
+                total = y if total is None else total + y
             nodes.append(total)
         return nodes[3]
 
@@ -140,21 +141,6 @@ class NB201Network(nn.Sequential):
 
 
 # -- geometry for the cost models (tests hold it equal to the traced network) --------------
-def _relu_conv_bn(name: str, ci: int, co: int, k: int, a_in: int, a_out: int) -> list[LayerShape]:
-    return [LayerShape(f"{name}.relu", "activation", ci, ci, a_in, a_in),
-            LayerShape(f"{name}.conv", "conv", ci, co, a_in, a_out, k * k),
-            LayerShape(f"{name}.bn", "batchnorm", co, co, a_out, a_out)]
-
-
-def edge_layers(op: str, channels: int, area: int, name: str = "edge") -> list[LayerShape]:
-    """The layers of one cell edge with this op (none and skip_connect have none)."""
-    if op in ("nor_conv_3x3", "nor_conv_1x1"):
-        return _relu_conv_bn(name, channels, channels, 3 if op == "nor_conv_3x3" else 1, area, area)
-    if op == "avg_pool_3x3":
-        return [LayerShape(name, "pool", channels, channels, area, area, 9)]
-    return []
-
-
 def stages(input_shape: tuple[int, int, int]) -> list[tuple[int, int]]:
     """(channels, area) of the three stages."""
     _, h, w = input_shape
@@ -165,55 +151,85 @@ def stages(input_shape: tuple[int, int, int]) -> list[tuple[int, int]]:
     return out
 
 
-def skeleton_layers(input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10) -> list[LayerShape]:
-    """Every layer of the nb201 network outside the cells: stem, reductions, head."""
+def _relu_conv_bn(rec: OpRecorder, x: int, name: str, ci: int, co: int, k: int, a_in: int, a_out: int) -> int:
+    x = rec.op(LayerShape(f"{name}.relu", "activation", ci, ci, a_in, a_in), x)
+    x = rec.op(LayerShape(f"{name}.conv", "conv", ci, co, a_in, a_out, k * k), x)
+    return rec.op(LayerShape(f"{name}.bn", "batchnorm", co, co, a_out, a_out), x)
+
+
+def _cell(rec: OpRecorder, x: int, ops: tuple[str, ...], c: int, area: int, name: str) -> int:
+    """Cell.forward, as operations: none edges are left out of node sums, a skip reads its input as it is."""
+    nodes = [x]
+    for target in (1, 2, 3):
+        into = [k for k, (_, dst) in enumerate(EDGES) if dst == target]
+        live = [k for k in into if ops[k] != "none"]
+        if not live:
+            nodes.append(rec.tensor())  # zeros: written by no costed operation
+            continue
+        total = None
+        for k in live:
+            src, op = nodes[EDGES[k][0]], ops[k]
+            if op in ("nor_conv_3x3", "nor_conv_1x1"):
+                y = _relu_conv_bn(rec, src, f"{name}.edge{k}", c, c, 3 if op == "nor_conv_3x3" else 1, area, area)
+            elif op == "avg_pool_3x3":
+                y = rec.op(LayerShape(f"{name}.edge{k}", "pool", c, c, area, area, 9), src)
+            else:
+                y = src
+            total = y if total is None else rec.op(LayerShape(f"{name}.node{target}.add", "add", c, c, area, area, operands=2),
+                                                   total, y)
+        nodes.append(total)
+    return nodes[3]
+
+
+def _network_ops(ops: tuple[str, ...], input_shape: tuple[int, int, int], n_classes: int,
+                 cells_per_stage: int = CELLS_PER_STAGE) -> list[Op]:
+    """NB201Network.forward as operations, in execution order."""
+    rec = OpRecorder()
     parts = stages(input_shape)
     c, area = parts[0]
-    layers = [LayerShape("stem.conv", "conv", input_shape[0], c, area, area, 9),
-              LayerShape("stem.bn", "batchnorm", c, c, area, area)]
-    for stage in (1, 2):
-        (ci, a_in), (co, a_out) = parts[stage - 1], parts[stage]
-        name = f"reduction{stage}"
-        layers += _relu_conv_bn(f"{name}.a", ci, co, 3, a_in, a_out)
-        layers += _relu_conv_bn(f"{name}.b", co, co, 3, a_out, a_out)
-        layers += [LayerShape(f"{name}.pool", "pool", ci, ci, a_in, a_out, 4),
-                   LayerShape(f"{name}.shortcut", "conv", ci, co, a_out, a_out, 1)]
-    c, area = parts[2]
-    layers += [LayerShape("head.bn", "batchnorm", c, c, area, area), LayerShape("head.relu", "activation", c, c, area, area),
-               LayerShape("head.pool", "pool", c, c, area, 1, area), LayerShape("head.fc", "linear", c, n_classes, 1, 1, bias=True)]
-    return layers
+    x = rec.op(LayerShape("stem.conv", "conv", input_shape[0], c, area, area, 9), rec.tensor())
+    x = rec.op(LayerShape("stem.bn", "batchnorm", c, c, area, area), x)
+    for stage, (c, area) in enumerate(parts):
+        if stage:
+            (ci, a_in), name = parts[stage - 1], f"reduction{stage}"
+            short = rec.op(LayerShape(f"{name}.pool", "pool", ci, ci, a_in, area, 4), x)
+            short = rec.op(LayerShape(f"{name}.shortcut", "conv", ci, c, area, area, 1), short)
+            y = _relu_conv_bn(rec, x, f"{name}.a", ci, c, 3, a_in, area)
+            y = _relu_conv_bn(rec, y, f"{name}.b", c, c, 3, area, area)
+            x = rec.op(LayerShape(f"{name}.add", "add", c, c, area, area, operands=2), short, y)
+        for cell in range(cells_per_stage):
+            x = _cell(rec, x, ops, c, area, f"stage{stage}.cell{cell}")
+    x = rec.op(LayerShape("head.bn", "batchnorm", c, c, area, area), x)
+    x = rec.op(LayerShape("head.relu", "activation", c, c, area, area), x)
+    x = rec.op(LayerShape("head.pool", "pool", c, c, area, 1, area), x)
+    rec.op(LayerShape("head.fc", "linear", c, n_classes, 1, 1, bias=True), x)
+    return rec.ops
 
 
 def cell_layer_shapes(ops: tuple[str, ...], input_shape: tuple[int, int, int] = (3, 32, 32),
                       n_classes: int = 10) -> list[LayerShape]:
-    """The same layers layer_shapes() traces from the nb201 network, computed from the cell's ops."""
-    layers = skeleton_layers(input_shape, n_classes)
-    for stage, (c, area) in enumerate(stages(input_shape)):
-        for cell in range(CELLS_PER_STAGE):
-            for edge, op in enumerate(ops):
-                layers += edge_layers(op, c, area, f"stage{stage}.cell{cell}.edge{edge}")
-    return layers
+    """The same layers layer_shapes() traces from the nb201 network (fused alike), computed from the cell's ops."""
+    return fuse(_network_ops(tuple(ops), tuple(input_shape), n_classes))
 
 
 @lru_cache(maxsize=32768)
 def cost_groups(ops: tuple[str, ...], input_shape: tuple[int, int, int] = (3, 32, 32),
                 n_classes: int = 10) -> tuple[tuple[int, tuple[LayerShape, ...]], ...]:
-    """cell_layer_shapes as (multiplicity, layers) groups: the skeleton once, each edge's layers once per
-    cell of its stage. Layers are named by their role only, so equal groups price once in a cache."""
-    groups = [(1, _skeleton(input_shape, n_classes))]
-    for c, area in stages(input_shape):
-        groups += [(CELLS_PER_STAGE, _edge(op, c, area)) for op in ops]
+    """cell_layer_shapes as (multiplicity, layers) groups: the layers outside cells once, the first cell of
+    each stage once and the second once per later cell (what fuses depends only on the operation before a
+    cell, the same for all later cells). Layers are named by their role only, so equal groups price once."""
+    outside: list[LayerShape] = []
+    cells: dict[str, list[LayerShape]] = {}
+    for s in fuse(_network_ops(tuple(ops), tuple(input_shape), n_classes, cells_per_stage=2)):
+        if s.name.startswith("stage"):
+            where, _, role = s.name.partition(".cell")
+            cells.setdefault(where + role[0], []).append(changed(s, name=role[2:]))
+        else:
+            outside.append(s)
+    groups = [(1, tuple(outside))]
+    for key, layers in cells.items():
+        groups.append((1 if key.endswith("0") else CELLS_PER_STAGE - 1, tuple(layers)))
     return tuple(groups)
-
-
-@lru_cache(maxsize=256)
-def _skeleton(input_shape: tuple[int, int, int], n_classes: int) -> tuple[LayerShape, ...]:
-    return tuple(skeleton_layers(input_shape, n_classes))
-
-
-@lru_cache(maxsize=1024)
-def _edge(op: str, channels: int, area: int) -> tuple[LayerShape, ...]:
-    return tuple(edge_layers(op, channels, area))
 
 
 class NB201Space(SearchSpace):
