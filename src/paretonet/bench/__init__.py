@@ -17,6 +17,20 @@ def default_shared_nb201() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "nb201"
 
 
+def with_device_models(bench: Bench, models: list) -> Bench:
+    """The table with one more column per device model: its prediction for every architecture (free to look up
+    in a search, like the measured device costs)."""
+    if not models:
+        return bench
+    columns = dict(bench.columns)
+    for m in models:
+        if m.objective in columns:
+            raise ConfigError(f"--device: {m.objective} is already a column of {bench.name!r} (measured); "
+                              "fit the model under another --name")
+        columns[m.objective] = m.predict(bench.architectures)
+    return Bench(bench.name, bench.space, bench.architectures, columns, bench.group)
+
+
 def open_bench(spec: str, eps: float = DEFAULT_EPS, dataset: str = "cifar10") -> Bench:
     """'nb201-cifar10' (shared CSVs), a Jung et al. folder (has meta.json; `dataset` picks
     cifar10 / cifar100 / ImageNet16-120 in it), a .csv or a build store (.db)."""
@@ -40,5 +54,5 @@ def open_bench(spec: str, eps: float = DEFAULT_EPS, dataset: str = "cifar10") ->
 
 
 __all__ = ["ATTACK_COLUMNS", "DEFAULT_EPS", "PROXY_COLUMNS", "Bench", "BenchStore", "BuildConfig", "bench_of_records",
-           "build_bench", "default_shared_nb201", "evaluate_architecture", "is_target", "load_jung",
+           "build_bench", "default_shared_nb201", "with_device_models", "evaluate_architecture", "is_target", "load_jung",
            "load_nb201_cifar10", "open_bench", "plan_architectures", "read_bench_csv", "target_names"]

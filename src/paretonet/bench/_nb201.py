@@ -68,7 +68,9 @@ def device_columns(root: Path) -> dict[str, dict[str, float]]:
     rows = _read(path)
     names = {c: ("latency_ms@" if c.endswith("_latency") else "energy_mj@") + c.rpartition("_")[0]
              for c in rows[0] if c != "net"} if rows else {}
-    return {r["net"]: {names[c]: float(v) for c, v in r.items() if c != "net" and v != ""} for r in rows}
+    # -1 marks a cell a device has no measurement for (HW-NAS-Bench's Edge TPU): missing, not a cost
+    return {r["net"]: {names[c]: float(v) for c, v in r.items() if c != "net" and v != "" and float(v) != -1.0}
+            for r in rows}
 
 
 def load_nb201_cifar10(root: str | Path, eps: float = DEFAULT_EPS) -> Bench:

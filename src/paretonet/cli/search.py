@@ -55,6 +55,7 @@ def search_cmd(
     prune: Annotated[str, typer.Option(help="Hardware choices: unstructured pruning ratios, comma-separated.")] = "0,0.5",
     pool_size: Annotated[int, typer.Option(help="Train evaluator: candidates the predictor screens (drawn with --seed).")] = 200,
     lut_dir: Annotated[Optional[list[str]], typer.Option("--lut-dir", help="Folder of EvoApprox .bin tables for --multipliers.")] = None,
+    device: Annotated[Optional[list[Path]], typer.Option("--device", help="Table evaluator: a device model file (`paretonet device fit`); its objective (latency_ms@NAME) becomes a column (repeatable).")] = None,
     data_dir: DataDirOpt = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html at the end.")] = True,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: study, front (CSV, Records, models), hypervolume, report.")] = Path("runs/search"),
@@ -74,8 +75,15 @@ def search_cmd(
                           storage=storage or f"sqlite:///{output / 'study.db'}",
                           guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))))
     constraint_list = tuple(constraints or ())
+    if device and bench is None:
+        raise ConfigError("--device: a device model prices the architectures of a table (--bench); the train evaluator's "
+                          "variants (bits, multipliers, pruning) are not what it was fitted on")
     if bench is not None:
-        problem = TableProblem.from_names(open_bench(bench), names(objectives or TABLE_OBJECTIVES), constraint_list)
+        from ..bench import with_device_models
+        from ..hw import DeviceModel
+
+        table = with_device_models(open_bench(bench), [DeviceModel.load(f) for f in device or ()])
+        problem = TableProblem.from_names(table, names(objectives or TABLE_OBJECTIVES), constraint_list)
         what = f"{len(problem.rows)} architectures in {problem.bench.name}"
     else:
         from ..data import DataConfig, load_dataset

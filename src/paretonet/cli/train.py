@@ -95,6 +95,8 @@ def evaluate_cmd(
     bits: Annotated[Optional[int], typer.Option(
         help="Quantize weights and activations to this many bits first (post-training, calibrated on the "
              "training split) and measure that model.")] = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also measure latency_ms@cpu on this machine (median of "
+                                                          "repeated runs; threads and CPU capability recorded).")] = False,
     seed: SeedOpt = 0,
     split_seed: SplitSeedOpt = 0,
     output: OutputOpt = None,
@@ -106,6 +108,8 @@ def evaluate_cmd(
 
     net, meta, data, variant = load_quantized(model, bits, dataset, data_dir, split_seed)
     objectives = evaluate_objectives(net, data)
+    if latency:
+        objectives += evaluate_objectives(net, data, ("latency_ms@cpu",))
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed},
                  versions=versions())

@@ -68,6 +68,14 @@ def _energy_data(ctx: EvalContext) -> Objective:
     return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "data")
 
 
+@OBJECTIVES.register("latency_ms@cpu")
+def _latency_cpu(ctx: EvalContext) -> Objective:
+    """Measured, so not among the basic objectives: it depends on the machine, its load and the thread count."""
+    from ..hw import measure_cpu_latency
+
+    return Objective("latency_ms@cpu", measure_cpu_latency(ctx.model, ctx.dataset.input_shape).median_ms, "ms", "min")
+
+
 ENERGY_PARTS = ("", "mac", "data")  # the total; MACs of conv and linear layers (what a multiplier changes); data movement
 
 

@@ -1,6 +1,8 @@
 """Hardware objectives: parameters, size, MACs, FLOPs and energy; quantization, pruning (approximate multipliers: hw.approx)."""
 
 from ._costs import layer_bits, power_factors, storage_bytes, variant_energy, weight_density
+from ._device import DEVICE_MODELS, QUANTITIES, DeviceData, DeviceModel, fit_device, layer_features, read_calibration
+from ._device import scores as device_scores
 from ._counting import NB201_FIXED_FLOPS, LayerProfile, MacCount, count_flops, count_macs, count_params, profile_layers
 from ._energy import (
     DATAFLOWS,
@@ -15,6 +17,7 @@ from ._energy import (
     mac_energy_pj,
     model_energy,
 )
+from ._latency import CpuLatency, measure_cpu_latency
 from ._hardware import EYERISS, HARDWARE_PRESETS, HOROWITZ45, Hardware, MemoryLevel, hardware
 from ._prune import finalize_pruning, prune_channels, prune_unstructured
 from ._quantize import ActQuant, QuantLayer, QuantSpec, calibrate, quantizable_layers, quantize_model
@@ -23,6 +26,9 @@ from ._sparse import best_encoding, encoding_sizes
 from ._zigzag import ZigZagEstimate, match_layers, zigzag_energy
 
 __all__ = [
+    "CpuLatency", "measure_cpu_latency",
+    "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "device_scores", "fit_device", "layer_features",
+    "read_calibration",
     "DATAFLOWS", "DEFAULT_DATAFLOW", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
     "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
     "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",

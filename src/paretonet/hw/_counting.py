@@ -153,7 +153,8 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         else:
             area = math.prod(ks) if isinstance(ks, tuple) else int(ks) ** 2 if k == "pool" else 1
         stride = getattr(m, "stride", 1)
-        read = (tensors.id(x),) if k != "other" and isinstance(x, torch.Tensor) else ()
+        # a module that ignores its input's values (nb201's none op: zeros) depends on nothing
+        read = (tensors.id(x),) if isinstance(x, torch.Tensor) and getattr(m, "reads_input", True) else ()
         records.append(LayerProfile(
             name=names.get(m, type(m).__name__),
             kind=k,

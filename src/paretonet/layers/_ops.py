@@ -12,6 +12,9 @@ tensor it writes. `fuse` then decides, by the same rules for both, what moves da
   nothing else, is done as that operation writes: it reads only its other operand;
 - everything else (pooling, sums, concatenations, unfused activations and batch norms) reads its
   inputs and writes its output. A skip connection (identity) is no operation: it costs nothing.
+
+First, as a compiler for a device does, operations whose result never reaches the network's output
+(the last operation's) are removed: a degenerate NAS-Bench-201 cell computes branches nothing reads.
 """
 
 from __future__ import annotations
@@ -40,14 +43,30 @@ class Op:
     output: int  # tensor id written
 
 
+def live(ops: list[Op]) -> list[Op]:
+    """The operations the last one's result depends on (dead branches removed), in order."""
+    if not ops:
+        return []
+    needed, keep = {ops[-1].output}, []
+    for op in reversed(ops):
+        if op.output in needed:
+            keep.append(op)
+            needed.update(op.inputs)
+    return keep[::-1]
+
+
 def fuse(ops: list[Op]) -> list[LayerShape]:
-    """The layers of `ops` (in execution order) with fused flags and the operands sums really read."""
+    """The layers of `ops` (in execution order) that reach the output, with fused flags, the operands sums
+    really read, and where each result goes (fan_out, to_activations)."""
+    ops = live(ops)
     producer = {op.output: i for i, op in enumerate(ops)}
     readers = Counter(t for op in ops for t in op.inputs)
     consumer: dict[int, Op] = {}
+    activations: Counter[int] = Counter()  # readers of each tensor that are activations
     for op in ops:
         for t in op.inputs:
             consumer.setdefault(t, op)
+            activations[t] += op.shape.kind == "activation"
     out: list[LayerShape] = []
     folded: set[int] = set()  # indices of folded batch norms
 
@@ -57,6 +76,8 @@ def fuse(ops: list[Op]) -> list[LayerShape]:
 
     for i, op in enumerate(ops):
         s, kind = op.shape, op.shape.kind
+        # where its result goes: what a runtime can fuse it with (device models)
+        s = changed(s, fan_out=readers[op.output], to_activations=activations[op.output])
         if kind == "batchnorm" and made_by(op.inputs[0], ("conv", "linear")) is not None:
             folded.add(i)
             out.append(changed(s, fused=True))

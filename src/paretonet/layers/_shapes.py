@@ -22,13 +22,15 @@ class LayerShape:
     bias: bool = False
     operands: int = 1  # maps an element-wise sum reads (2, or 1 when fused into an operand's producer)
     fused: bool = False  # folded into a neighbour (see layers.fuse): moves no data of its own
+    fan_out: int = 1  # operations reading its output (0: the network's output); set by layers.fuse
+    to_activations: int = 0  # how many of those readers are activations (a runtime may fuse a sum with its ReLU)
 
     def __hash__(self) -> int:
         # cost caches hash tuples of shapes on the search's inner loop: compute each hash once
         h = self.__dict__.get("_hash")
         if h is None:
             h = hash((self.name, self.kind, self.in_channels, self.out_channels, self.in_area, self.out_area,
-                      self.kernel_area, self.groups, self.bias, self.operands, self.fused))
+                      self.kernel_area, self.groups, self.bias, self.operands, self.fused, self.fan_out, self.to_activations))
             object.__setattr__(self, "_hash", h)
         return h
 

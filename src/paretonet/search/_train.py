@@ -131,11 +131,11 @@ class TrainProblem:
         self.images = select_images(dataset, min(budget.robust_images, len(dataset.test)), budget.train_seed)
 
     def available(self) -> list[str]:
-        from ..evaluate import energy_name
+        from ..evaluate import ENERGY_PARTS, energy_name
         from ..hw import DATAFLOWS, HARDWARE_PRESETS
 
-        energies = [energy_name(h, d) for h in HARDWARE_PRESETS.names() for d in DATAFLOWS]
-        return ["accuracy", "params", "size_bytes", "macs", *energies, self.budget.robust_objective]
+        energies = [energy_name(h, d, part) for h in HARDWARE_PRESETS.names() for d in DATAFLOWS for part in ENERGY_PARTS]
+        return ["accuracy", "params", "size_bytes", "macs", *energies, "latency_ms@cpu", self.budget.robust_objective]
 
     # -- normalization: accuracies as fractions, costs over the largest float cost of a seeded sample --
     @property
@@ -178,7 +178,8 @@ class TrainProblem:
                 out.append(evaluate_objectives(model, self.dataset, (name,))[0])
             elif name.startswith("energy_"):
                 hw, dataflow = name.partition("@")[2].rsplit(":", 1)
-                out.append(energy_objective(model, self.dataset.input_shape, hw, dataflow))
+                part = next((p for p in ("mac", "data") if name.startswith(f"energy_{p}_")), "")
+                out.append(energy_objective(model, self.dataset.input_shape, hw, dataflow, part))
         return out
 
     # -- the genotype ------------------------------------------------------------------------------
