@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paretonet.hw import DeviceData, device_scores, fit_device
+from paretonet.analytic import device_costs, fit_device
+from paretonet.hw import DeviceData, device_scores
 from paretonet.spaces.nb201 import CellGenotype
 
 
@@ -57,7 +58,7 @@ def main() -> None:
             m = fit_device(col.replace("_", "-"), col.rpartition("_")[2],
                            DeviceData(tuple(archs[i] for i in train), y[train], f"{col} seed {seed}"), seed=seed)
             chosen[m.model] += 1
-            ours.append(device_scores(m.predict([archs[i] for i in test]), y[test]))
+            ours.append(device_scores(device_costs(m, [archs[i] for i in test]), y[test]))
             w, *_ = np.linalg.lstsq(baseline_x[train], y[train], rcond=None)
             base.append(device_scores(baseline_x[test] @ w, y[test]))
         mean = {k: {s: np.mean([r[s] for r in runs]) for s in runs[0]} for k, runs in (("ours", ours), ("base", base))}

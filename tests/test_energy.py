@@ -246,3 +246,21 @@ def test_analytic_energy_ranks_like_zigzag():
             continue
         ours.append(model_energy(model, (1, 32, 32), "horowitz45", "A", bits=LayerBits.integer(8)).total_pj)
     assert len(theirs) == 8 and kendalltau(ours, theirs).statistic >= 0.8
+
+
+@pytest.mark.parametrize("variant", ["bits=4", "multiplier=exact", "multiplier=trunc:k=6"])
+def test_quantized_and_approximate_layers_are_all_costed(lenet5, variant):
+    # a wrapper hands its conv a fake-quantized copy of its input: the trace must still see the chain
+    from paretonet.data import DataConfig, load_dataset
+    from paretonet.hw import variant_energy
+    from paretonet.variant import Variant, apply_variant
+
+    data = load_dataset(DataConfig("digits", seed=0))
+    arch = Architecture.parse("lenet:lenet5")
+    model = build_model(arch, data.input_shape, 10)
+    vm = apply_variant(model, arch, data, Variant.parse(variant))
+    float_layers = [(s.kind, s.macs) for s in layer_shapes(model, data.input_shape)]
+    assert [(s.kind, s.macs) for s in layer_shapes(vm.model, data.input_shape)] == float_layers
+    e = variant_energy(vm.model, data.input_shape)
+    assert sum(layer.macs for layer in e.layers) == count_macs(model, data.input_shape).total_macs
+    assert e.mac_pj < variant_energy(model, data.input_shape).mac_pj  # integer MACs cost less than fp32 ones

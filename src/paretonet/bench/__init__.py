@@ -22,12 +22,14 @@ def with_device_models(bench: Bench, models: list) -> Bench:
     in a search, like the measured device costs)."""
     if not models:
         return bench
+    from ..analytic import device_costs
+
     columns = dict(bench.columns)
     for m in models:
         if m.objective in columns:
             raise ConfigError(f"--device: {m.objective} is already a column of {bench.name!r} (measured); "
                               "fit the model under another --name")
-        columns[m.objective] = m.predict(bench.architectures)
+        columns[m.objective] = device_costs(m, bench.architectures)
     return Bench(bench.name, bench.space, bench.architectures, columns, bench.group)
 
 

@@ -44,8 +44,9 @@ def fit_cmd(
     seed: SeedOpt = 0,
 ) -> None:
     """Fit a device model on measured networks and save it; prints the cross-validated scores."""
+    from ..analytic import fit_device, read_calibration
     from ..bench import default_shared_nb201
-    from ..hw import QUANTITIES, DeviceData, fit_device, read_calibration
+    from ..hw import QUANTITIES, DeviceData
 
     if (column is None) == (csv is None):
         raise ConfigError("--column / --csv: give exactly one (a HW-NAS-Bench column, or your own CSV with --cost)")
@@ -86,13 +87,13 @@ def predict_cmd(
     output: OutputOpt = None,
 ) -> None:
     """The device model's cost of each architecture, as Records."""
+    from ..analytic import device_costs, parse_architecture
     from ..hw import DeviceModel
     from ..records import Objective, Record, versions
-    from ..spaces import Architecture
 
     fitted = DeviceModel.load(device_file)
-    archs = [str(Architecture.parse(a, space=None if ":" in a and not a.startswith("|") else "nb201")) for a in architectures]
-    values = fitted.predict(archs)
+    archs = [parse_architecture(a) for a in architectures]
+    values = device_costs(fitted, archs)
     t = Table(title=f"{fitted.objective} (model {fitted.model}, fitted on {fitted.data.get('source')})")
     t.add_column("architecture")
     t.add_column(f"{fitted.quantity} ({fitted.unit})", justify="right")

@@ -1,7 +1,7 @@
 """Hardware objectives: parameters, size, MACs, FLOPs and energy; quantization, pruning (approximate multipliers: hw.approx)."""
 
 from ._costs import layer_bits, power_factors, storage_bytes, variant_energy, weight_density
-from ._device import DEVICE_MODELS, QUANTITIES, DeviceData, DeviceModel, fit_device, layer_features, read_calibration
+from ._device import DEVICE_MODELS, QUANTITIES, DeviceData, DeviceModel, Network, describe, fit_networks, layer_features
 from ._device import scores as device_scores
 from ._counting import NB201_FIXED_FLOPS, LayerProfile, MacCount, count_flops, count_macs, count_params, profile_layers
 from ._energy import (
@@ -27,8 +27,8 @@ from ._zigzag import ZigZagEstimate, match_layers, zigzag_energy
 
 __all__ = [
     "CpuLatency", "measure_cpu_latency",
-    "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "device_scores", "fit_device", "layer_features",
-    "read_calibration",
+    "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "Network", "describe", "device_scores", "fit_networks",
+    "layer_features",
     "DATAFLOWS", "DEFAULT_DATAFLOW", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
     "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
     "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",

@@ -130,19 +130,30 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         raise ArchitectureError(f"input_shape: got {tuple(input_shape)}, expected (channels, height, width)")
     records: list[LayerProfile] = []
     names = {m: n for n, m in model.named_modules()}
-    tensors, scope = _Tensors(), []
+    tensors, scope, entered = _Tensors(), [], []
     capture = _FunctionalOps(tensors, records, scope)
 
     def enter(m: nn.Module, inputs: tuple) -> None:
         scope.append(names.get(m, type(m).__name__))
+        entered.append(inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None)
         if not list(m.children()):
             capture.inside_leaf += 1
 
+    def reads(x: torch.Tensor) -> int:
+        """The activation a leaf reads. A wrapper (a quantized or approximate layer) hands its leaf a transformed
+        copy of its own input (fake-quantized): the leaf then reads what the wrapper was given."""
+        if not tensors.known(x):
+            outer = next((t for t in reversed(entered[:-1]) if t is not None and tensors.known(t)), None)
+            if outer is not None:
+                return tensors.id(outer)
+        return tensors.id(x)
+
     def leave(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
-        scope.pop()
         if not list(m.children()):
             capture.inside_leaf -= 1
-            record(m, inputs, y)
+            record(m, inputs, y)  # before popping: reads() looks at the modules around this one
+        scope.pop()
+        entered.pop()
 
     def record(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
         x = inputs[0]
@@ -154,7 +165,7 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
             area = math.prod(ks) if isinstance(ks, tuple) else int(ks) ** 2 if k == "pool" else 1
         stride = getattr(m, "stride", 1)
         # a module that ignores its input's values (nb201's none op: zeros) depends on nothing
-        read = (tensors.id(x),) if isinstance(x, torch.Tensor) and getattr(m, "reads_input", True) else ()
+        read = (reads(x),) if isinstance(x, torch.Tensor) and getattr(m, "reads_input", True) else ()
         records.append(LayerProfile(
             name=names.get(m, type(m).__name__),
             kind=k,

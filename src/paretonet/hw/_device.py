@@ -17,7 +17,8 @@ arithmetic, words read and words written. Models:
 - "auto": the one with the smallest k-fold cross-validated relative error on the training networks.
 
 A fitted model is a JSON file (the data it was fitted on named and hashed) and names an objective
-like a preset does: `latency_ms@<name>`, `energy_mj@<name>`.
+like a preset does: `latency_ms@<name>`, `energy_mj@<name>`. This module knows layer tables only;
+paretonet.analytic turns architectures into them (fit_device, device_costs, read_calibration).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ QUANTITIES = {"latency": "ms", "energy": "mJ"}
 _KINDS = ("conv1x1", "conv3x3", "conv", "linear", "pool", "add", "activation", "batchnorm", "concat")
 _PARTS = ("ops", "arith", "read", "write")
 # where an operation's result goes decides what a runtime fuses it with (a sum read by one ReLU becomes one kernel)
-_CONTEXTS = ("to_activation", "to_other", "to_several", "to_several_activations")
+_CONTEXTS = ("to_activation", "to_other", "to_several_activations", "to_several_others")
 FEATURES = tuple(f"{k}:{p}" for k in _KINDS for p in _PARTS) + tuple(f"{k}:{c}" for k in _KINDS for c in _CONTEXTS)
 FORMAT = 1
 
@@ -67,7 +67,7 @@ def _moved(s: LayerShape) -> tuple[float, float]:
 def _context(s: LayerShape) -> tuple[float, float, float, float]:
     if s.fan_out == 1:
         return (1.0, 0.0, 0.0, 0.0) if s.to_activations else (0.0, 1.0, 0.0, 0.0)
-    return 0.0, 0.0, float(s.fan_out > 1), float(s.to_activations)
+    return 0.0, 0.0, float(s.to_activations), float(s.fan_out - s.to_activations)
 
 
 def layer_features(layers: list[LayerShape] | tuple[LayerShape, ...]) -> np.ndarray:
@@ -93,29 +93,18 @@ def kernel_rows(layers: list[LayerShape] | tuple[LayerShape, ...]) -> np.ndarray
     return np.array(rows, dtype=float)
 
 
-@lru_cache(maxsize=65536)
-def _layers(arch: str, input_shape: tuple[int, int, int], n_classes: int) -> tuple[LayerShape, ...]:
-    from ..spaces import Architecture
+@dataclass(frozen=True, eq=False)
+class Network:
+    """What a device model reads of one network: its layer table's features and kernel rows, and the
+    architecture's encoding in its space (paretonet.analytic.network builds one from an architecture)."""
 
-    a = Architecture.parse(arch)
-    return tuple(a.search_space.layer_shapes(a.decode(), input_shape, n_classes))
-
-
-@lru_cache(maxsize=65536)
-def _arch_features(arch: str, input_shape: tuple[int, int, int], n_classes: int) -> np.ndarray:
-    return layer_features(_layers(arch, input_shape, n_classes))
+    features: np.ndarray
+    kernels: np.ndarray
+    encoding: np.ndarray
 
 
-@lru_cache(maxsize=65536)
-def _arch_kernels(arch: str, input_shape: tuple[int, int, int], n_classes: int) -> np.ndarray:
-    return kernel_rows(_layers(arch, input_shape, n_classes))
-
-
-@lru_cache(maxsize=65536)
-def _encoding(arch: str) -> np.ndarray:  # the space's own encoding (nb201: one-hot per edge, counts, paths)
-    from ..spaces import Architecture
-
-    return np.asarray(Architecture.parse(arch).encode()[1], dtype=float)
+def describe(layers: list[LayerShape] | tuple[LayerShape, ...], encoding: np.ndarray | list[float]) -> Network:
+    return Network(layer_features(layers), kernel_rows(layers), np.asarray(encoding, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -157,9 +146,9 @@ class DeviceModel:
     def objective(self) -> str:
         return f"{self.quantity}_{self.unit.lower()}@{self.name}"
 
-    def predict(self, architectures: list[str] | tuple[str, ...]) -> np.ndarray:
-        """Predicted cost of each architecture ('nb201:...', 'lenet:...')."""
-        return _predict(self.model, self.params, list(architectures), (self.input_shape, self.n_classes))
+    def predict(self, networks: list[Network]) -> np.ndarray:
+        """Predicted cost of each network (paretonet.analytic.device_costs takes architectures)."""
+        return _predict(self.model, self.params, networks)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -188,16 +177,12 @@ class DeviceModel:
 
 
 # -- fitting -------------------------------------------------------------------------------------
-Shape = tuple[tuple[int, int, int], int]  # (input shape, classes) the networks are built for
+def _feature_matrix(nets: list[Network]) -> np.ndarray:
+    return np.stack([n.features for n in nets])
 
 
-def _feature_matrix(archs: list[str], shape: Shape) -> np.ndarray:
-    return np.stack([_arch_features(a, *shape) for a in archs])
-
-
-def _kernel_matrix(archs: list[str], shape: Shape) -> tuple[np.ndarray, np.ndarray]:
-    rows = [_arch_kernels(a, *shape) for a in archs]
-    return np.concatenate(rows), np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+def _kernel_matrix(nets: list[Network]) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([n.kernels for n in nets]), np.repeat(np.arange(len(nets)), [len(n.kernels) for n in nets])
 
 
 def _fit_linear(X: np.ndarray, y: np.ndarray) -> dict:
@@ -243,27 +228,27 @@ def _threads() -> int:
     return torch.get_num_threads()  # the one thread setting the user controls
 
 
-def _with_encoding(archs: list[str], shape: Shape) -> np.ndarray:
-    return np.column_stack([_feature_matrix(archs, shape), np.stack([_encoding(a) for a in archs])])
+def _with_encoding(nets: list[Network]) -> np.ndarray:
+    return np.column_stack([_feature_matrix(nets), np.stack([n.encoding for n in nets])])
 
 
-def _fit(model: str, archs: list[str], shape: Shape, y: np.ndarray, seed: int) -> dict:
+def _fit(model: str, nets: list[Network], y: np.ndarray, seed: int) -> dict:
     if model == "linear":
-        return _fit_linear(_feature_matrix(archs, shape), y)
+        return _fit_linear(_feature_matrix(nets), y)
     if model == "encoding":
-        return _fit_encoding(_with_encoding(archs, shape), y)
-    return _fit_kernels(*_kernel_matrix(archs, shape), y, seed)
+        return _fit_encoding(_with_encoding(nets), y)
+    return _fit_kernels(*_kernel_matrix(nets), y, seed)
 
 
-def _predict(model: str, params: dict, archs: list[str], shape: Shape) -> np.ndarray:
+def _predict(model: str, params: dict, nets: list[Network]) -> np.ndarray:
     if model == "kernels":
         import xgboost as xgb
 
         booster = xgb.Booster(params={"nthread": _threads()})
         booster.load_model(bytearray(params["booster"].encode()))
-        K, net = _kernel_matrix(archs, shape)
-        return np.bincount(net, weights=booster.predict(xgb.DMatrix(K), output_margin=True), minlength=len(archs))
-    X = _with_encoding(archs, shape) if model == "encoding" else _feature_matrix(archs, shape)
+        K, net = _kernel_matrix(nets)
+        return np.bincount(net, weights=booster.predict(xgb.DMatrix(K), output_margin=True), minlength=len(nets))
+    X = _with_encoding(nets) if model == "encoding" else _feature_matrix(nets)
     return X @ np.asarray(params["coef"]) + params["intercept"]
 
 
@@ -276,19 +261,19 @@ def scores(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
             "within_10pct": float(np.mean(np.abs(predicted / measured - 1) <= 0.1))}
 
 
-def fit_device(name: str, quantity: str, data: DeviceData, model: str = "auto", *, folds: int = 5, seed: int = 0,
-               input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10) -> DeviceModel:
-    """Fit a device model on measured networks; "auto" picks the candidate with the best k-fold relative error."""
+def fit_networks(name: str, quantity: str, nets: list[Network], data: DeviceData, model: str = "auto", *,
+                 folds: int = 5, seed: int = 0, input_shape: tuple[int, int, int] = (3, 32, 32),
+                 n_classes: int = 10) -> DeviceModel:
+    """Fit a device model on measured networks (`nets` describe `data`'s architectures, built for `input_shape`
+    and `n_classes`); "auto" picks the candidate with the best k-fold relative error."""
     check_choice("quantity", quantity, tuple(QUANTITIES))
     check_choice("model", model, DEVICE_MODELS)
     check_int("folds", folds, minimum=2)
     if not isinstance(name, str) or not name or any(c in name for c in "@:,/ ") or name == "cpu":
         raise ConfigError(f"name: got {name!r}, expected a non-empty name without '@', ':', ',', '/' or spaces, other "
                           "than 'cpu' (latency_ms@cpu is measured, not modelled)")
-    archs, y, shape = list(data.architectures), np.asarray(data.costs, dtype=float), (tuple(input_shape), n_classes)
-    for a in archs:  # every architecture must build here: a clear error before any fitting
-        _layers(a, *shape)
-    kinds = int(np.count_nonzero(_feature_matrix(archs, shape)[:, 0:len(_KINDS) * len(_PARTS):len(_PARTS)].any(axis=0)))
+    y = np.asarray(data.costs, dtype=float)
+    kinds = int(np.count_nonzero(_feature_matrix(nets)[:, 0:len(_KINDS) * len(_PARTS):len(_PARTS)].any(axis=0)))
     if len(y) < max(kinds + 2, folds):
         raise DataError(f"{data.source}: {len(y)} measured networks, expected at least {max(kinds + 2, folds)} "
                         f"(more than the {kinds} kinds of operation in them, each with its own cost)")
@@ -301,56 +286,10 @@ def fit_device(name: str, quantity: str, data: DeviceData, model: str = "auto", 
             for k in range(folds):
                 test = np.sort(order[k::folds])
                 train = np.setdiff1d(order, test)
-                p = _fit(c, [archs[i] for i in train], shape, y[train], seed)
-                pred[test] = _predict(c, p, [archs[i] for i in test], shape)
+                pred[test] = _predict(c, _fit(c, [nets[i] for i in train], y[train], seed), [nets[i] for i in test])
             cv[c] = {**scores(pred, y), "mean_relative_error": float(np.mean(np.abs(pred / y - 1)))}
         chosen = min(cv, key=lambda c: cv[c]["mean_relative_error"])
     else:
         chosen = model
-    params = _fit(chosen, archs, shape, y, seed)
-    return DeviceModel(name, quantity, QUANTITIES[quantity], chosen, tuple(input_shape), n_classes, params,
+    return DeviceModel(name, quantity, QUANTITIES[quantity], chosen, tuple(input_shape), n_classes, _fit(chosen, nets, y, seed),
                        {"source": data.source, "sha256": data.sha256, "rows": len(y)}, cv)
-
-
-def read_calibration(path: str | Path, cost: str, *, missing: float | None = None, space: str = "nb201") -> DeviceData:
-    """(architecture, cost) rows of a CSV: an `architecture` column ('nb201:|...|', 'lenet:...', or a genotype of
-    `space`) or HW-NAS-Bench's `net` (NASLib tuples), and the `cost` column. Rows whose cost equals `missing`
-    (HW-NAS-Bench writes -1 where a device has no measurement) are left out; any other bad row is an error."""
-    import csv
-
-    from ..errors import ParetonetError
-    from ..spaces import Architecture
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"calibration file {str(path)!r} does not exist")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    header = list(rows[0]) if rows else []
-    key = next((k for k in ("architecture", "net") if k in header), None)
-    if key is None or cost not in header:
-        raise DataError(f"calibration file {str(path)!r}: expected columns 'architecture' (or 'net') and {cost!r}, "
-                        f"has {', '.join(header) or 'none'}")
-    archs, costs = [], []
-    for n, r in enumerate(rows, start=2):  # line numbers as an editor shows them
-        text = (r[key] or "").strip()
-        try:
-            arch = str(Architecture.parse(text, space=None if ":" in text and not text.startswith("|") else space))
-        except ParetonetError as e:
-            raise DataError(f"calibration file {str(path)!r} line {n}: unknown architecture {text!r} ({e})") from None
-        value = (r[cost] or "").strip()
-        try:
-            c = float(value)
-        except ValueError:
-            raise DataError(f"calibration file {str(path)!r} line {n}: cost {cost!r} is {value!r}, expected a positive "
-                            "number") from None
-        if missing is not None and c == missing:
-            continue
-        if not np.isfinite(c) or c <= 0:
-            raise DataError(f"calibration file {str(path)!r} line {n}: cost {cost!r} is {value!r}, expected a positive "
-                            "number")
-        archs.append(arch)
-        costs.append(c)
-    if not archs:
-        raise DataError(f"calibration file {str(path)!r}: no measured rows")
-    return DeviceData(tuple(archs), np.array(costs), f"{path.name}:{cost}")

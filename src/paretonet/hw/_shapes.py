@@ -13,14 +13,17 @@ from ._counting import profile_layers
 def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerShape]:
     """Shapes of the costed operations of any model, from one traced forward pass, in execution order,
     with the fusions of layers.fuse applied."""
-    ops, alias = [], {}
+    ops, alias, sources = [], {}, {1}  # tensor 1: the image the trace starts from
     for p in profile_layers(model, input_shape):
         kind = "pool" if p.kind == "adaptive_pool" else p.kind
         inputs = tuple(alias.get(t, t) for t in p.inputs)
         if kind not in KINDS:
-            # costs nothing (flatten, identity, dropout): its output is its input, for what depends on what
+            # costs nothing (flatten, identity, dropout): its output is its input, for what depends on what;
+            # one that reads nothing (nb201's none op) writes a constant
             if len(inputs) == 1:
                 alias[p.output] = inputs[0]
+            elif not inputs:
+                sources.add(p.output)
             continue
         in_area = p.in_shape[1] * p.in_shape[2] if len(p.in_shape) == 3 else 1
         out_area = p.out_shape[1] * p.out_shape[2] if len(p.out_shape) == 3 else 1
@@ -28,4 +31,4 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> list[La
                            p.kernel_area if kind in ("conv", "pool") else 1, p.groups)
         has_bias = kind in ("conv", "linear") and p.params > shape.weight_count
         ops.append(Op(replace(shape, bias=has_bias) if has_bias else shape, inputs, p.output))
-    return fuse(ops)
+    return fuse(ops, sources)

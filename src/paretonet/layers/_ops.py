@@ -55,10 +55,14 @@ def live(ops: list[Op]) -> list[Op]:
     return keep[::-1]
 
 
-def fuse(ops: list[Op]) -> list[LayerShape]:
+def fuse(ops: list[Op], sources: set[int] | None = None) -> list[LayerShape]:
     """The layers of `ops` (in execution order) that reach the output, with fused flags, the operands sums
-    really read, and where each result goes (fan_out, to_activations)."""
-    ops = live(ops)
+    really read, and where each result goes (fan_out, to_activations). `sources` are the tensors no operation
+    writes (the input, constants): when an operation reads any other unwritten tensor, the graph has a link
+    the trace did not see, and nothing is removed as dead."""
+    written = {op.output for op in ops}
+    if sources is None or all(t in written or t in sources for op in ops for t in op.inputs):
+        ops = live(ops)
     producer = {op.output: i for i, op in enumerate(ops)}
     readers = Counter(t for op in ops for t in op.inputs)
     consumer: dict[int, Op] = {}
