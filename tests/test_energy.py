@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 import numpy as np
 import pytest
 from torch import nn
@@ -264,3 +266,28 @@ def test_quantized_and_approximate_layers_are_all_costed(lenet5, variant):
     e = variant_energy(vm.model, data.input_shape)
     assert sum(layer.macs for layer in e.layers) == count_macs(model, data.input_shape).total_macs
     assert e.mac_pj < variant_energy(model, data.input_shape).mac_pj  # integer MACs cost less than fp32 ones
+
+
+class _TwoBranch(nn.Module):
+    """A user's model: a residual sum and a channel concatenation done in forward, not by modules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        a, b = self.a(x), self.b(x)
+        return self.head(torch.cat([a + b, b], dim=1))
+
+
+def test_sums_and_concatenations_in_forward_are_traced_and_priced():
+    shapes = layer_shapes(_TwoBranch(), (3, 8, 8))
+    kinds = {s.kind: s for s in shapes}
+    assert [s.kind for s in shapes] == ["conv", "conv", "add", "concat", "pool", "linear"]
+    # b was written just before the sum but the concatenation reads it too: the sum reads both maps
+    assert not kinds["add"].fused and kinds["add"].operands == 2 and kinds["add"].to_activations == 0
+    assert kinds["concat"].in_channels == 8 and kinds["concat"].input_count == 8 * 64
+    e = estimate_energy(shapes, "horowitz45", "A")
+    cat = next(layer for layer in e.layers if layer.kind == "concat")
+    assert cat.words_by_level[0][1] == 2 * 8 * 64  # a copy: reads both inputs, writes the result

@@ -4,7 +4,8 @@ No fixed analytic model ranks networks the way every device does (HW-NAS-Bench's
 with each other), so a device is described by its measurements. Features come from each network's
 layer table (layer_shapes, fused as layers.fuse says): per operation kind (conv by kernel size,
 linear, pooling, sums, activations, batch norms, concatenations) the operations, MACs or other
-arithmetic, words read and words written. Models:
+arithmetic, words read and words written, and where results go (read by one activation, by one
+other operation, by several), which decides what a runtime fuses into one kernel. Models:
 
 - "linear": non-negative least squares on those features (each kind has a non-negative cost per
   operation, per MAC and per word), fitted on relative errors;
@@ -138,7 +139,7 @@ class DeviceModel:
     model: str  # linear | kernels | encoding
     input_shape: tuple[int, int, int]
     n_classes: int
-    params: dict = field(repr=False)  # linear / encoding: coef, intercept, scale; kernels: the booster as JSON
+    params: dict = field(repr=False)  # linear / encoding: coef, intercept; kernels: the booster as JSON
     data: dict = field(default_factory=dict)  # source, sha256, rows: what it was fitted on
     cv: dict = field(default_factory=dict)  # cross-validated scores of every candidate on the training data
 
