@@ -39,7 +39,7 @@ def search_cmd(
     objectives: Annotated[Optional[str], typer.Option(help="Comma-separated objective names (':max'/':min' where the name does not say). Default: accuracy, worst-case robust accuracy, energy, size (train); accuracy, APGD-CE at 1/255, FLOPs (table).")] = None,
     constraints: Annotated[Optional[list[str]], typer.Option("--constraint", "--constraints", help="e.g. size_bytes<=50000 (repeatable).")] = None,
     sampler: Annotated[str, typer.Option(help="nsga2, nsga3, tpe or random (Optuna's).")] = "nsga2",
-    trials: Annotated[Optional[int], typer.Option(help="Completed trials the study ends with (evaluations). Default 24 (train), 300 (table).")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Completed trials the study ends with (evaluations). Default 20 (train), 300 (table).")] = None,
     predictor: Annotated[bool, typer.Option("--predictor/--no-predictor", help="Predictor-guided proposals.")] = True,
     storage: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL of the study's database (default: a SQLite file in the run folder).")] = None,
     study: Annotated[str, typer.Option(help="Study name.")] = "paretonet",
@@ -70,7 +70,7 @@ def search_cmd(
         raise ConfigError("--worker: joining a study needs --storage URL (the database the other workers use)")
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output: {output} exists and is not a folder")
-    trials = trials if trials is not None else (300 if bench else 24)
+    trials = trials if trials is not None else (300 if bench else 20)
     config = SearchConfig(trials=trials, sampler=sampler, predictor=predictor, seed=seed, study=study,
                           storage=storage or f"sqlite:///{output / 'study.db'}",
                           guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))))
