@@ -291,3 +291,21 @@ def test_sums_and_concatenations_in_forward_are_traced_and_priced():
     e = estimate_energy(shapes, "horowitz45", "A")
     cat = next(layer for layer in e.layers if layer.kind == "concat")
     assert cat.words_by_level[0][1] == 2 * 8 * 64  # a copy: reads both inputs, writes the result
+
+
+def test_operations_between_integer_layers_move_integer_words():
+    from paretonet.data import DataConfig, load_dataset
+    from paretonet.hw import variant_energy
+    from paretonet.variant import Variant, apply_variant
+
+    data = load_dataset(DataConfig("digits", seed=0))
+    arch = Architecture.parse("lenet:lenet5")
+    model = build_model(arch, data.input_shape, 10)
+    pools = {}
+    for v in ("", "bits=8", "bits=4"):
+        vm = apply_variant(model, arch, data, Variant.parse(v)) if v else None
+        e = variant_energy(vm.model if vm else model, data.input_shape)
+        pools[v] = [layer.data_pj for layer in e.layers if layer.kind == "pool"]
+    # the pooling after an 8-bit (4-bit) layer reads and writes 8-bit (4-bit) words, not float32 ones
+    assert pools["bits=8"] == pytest.approx([p / 4 for p in pools[""]])
+    assert pools["bits=4"] == pytest.approx([p / 8 for p in pools[""]])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._energy import DEFAULT_DATAFLOW, FLOAT32, EnergyEstimate, LayerBits, model_energy
+from ._energy import DEFAULT_DATAFLOW, FLOAT32, EnergyEstimate, LayerBits, estimate_energy
+from ._shapes import layer_shapes
 from ._hardware import Hardware
 from ._quantize import QUANTIZABLE, QuantLayer
 from ._sparse import best_encoding
@@ -52,6 +53,16 @@ def storage_bytes(model: nn.Module) -> int:
 
 def variant_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
                    dataflow: str = DEFAULT_DATAFLOW) -> EnergyEstimate:
-    """Energy of the model as it is: its layers' bit widths, weight density and multiplier power."""
-    return model_energy(model, input_shape, hw, dataflow, bits=layer_bits(model) or FLOAT32,
-                        weight_density=weight_density(model), mult_factor=power_factors(model))
+    """Energy of the model as it is: its layers' bit widths, weight density and multiplier power. The
+    operations between integer layers (pooling, sums, activations) work on the integer activations the
+    layer before them wrote, so they move and add words of that width."""
+    shapes = layer_shapes(model, input_shape)
+    bits = layer_bits(model)
+    current = None
+    for s in shapes:
+        if s.kind in ("conv", "linear"):
+            current = bits.get(s.name)
+        elif current is not None:
+            bits[s.name] = LayerBits(current.activations, current.activations, current.accumulator, is_float=False)
+    return estimate_energy(shapes, hw, dataflow, bits=bits or FLOAT32, weight_density=weight_density(model),
+                           mult_factor=power_factors(model))
