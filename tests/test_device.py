@@ -146,3 +146,25 @@ def test_cpu_latency_is_measured_with_its_setting():
     lat = measure_cpu_latency(model, (1, 32, 32), min_run_time_s=0.02)
     assert lat.median_ms > 0 and lat.runs >= 1 and lat.threads == torch.get_num_threads() and lat.cpu_capability
     assert model.training  # timed in eval mode, the caller's mode restored
+
+
+@pytest.mark.parametrize("args,message", [
+    (["device", "measure", "-o", "X/cpu.csv", "--n", "0"], "--n: got 0"),
+    (["device", "measure", "-o", "X/cpu.csv", "--input-shape", "3,32"], "--input-shape: got '3,32'"),
+    (["device", "predict", "X/missing.json", "nb201:resnet"], "cannot read it"),
+    (["device", "fit", "-o", "X/m.json"], "--column / --csv: give exactly one"),
+    (["device", "fit", "--csv", "X/cal.csv", "-o", "X/m.json"], "--cost: --csv needs"),
+    (["device", "fit", "--column", "pixel3_latency", "--quantity", "power", "-o", "X/m.json"], "--quantity: got 'power'"),
+])
+def test_bad_device_commands_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    code = main([a.replace("X/", f"{tmp_path}/") for a in args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_refuses_an_unknown_architecture(tmp_path, capsys):
+    data = DeviceData(tuple(_cells(12)), np.arange(1.0, 13.0), "t")
+    fit_device("t", "latency", data, "linear").save(tmp_path / "t.json")
+    code = main(["device", "predict", str(tmp_path / "t.json"), "nb201:|nonsense~0|"])
+    err = capsys.readouterr().err
+    assert code == 2 and "nonsense" in err and "Traceback" not in err

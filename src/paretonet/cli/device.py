@@ -50,6 +50,10 @@ def fit_cmd(
 
     if (column is None) == (csv is None):
         raise ConfigError("--column / --csv: give exactly one (a HW-NAS-Bench column, or your own CSV with --cost)")
+    if quantity is not None and quantity not in QUANTITIES:  # options first, before any file is read
+        raise ConfigError(f"--quantity: got {quantity!r}, expected one of {', '.join(QUANTITIES)}")
+    if train < 0:
+        raise ConfigError(f"--train: got {train}, expected 0 (all) or a positive number of networks")
     if column is not None:
         data = read_calibration(default_shared_nb201() / HW_NAS_BENCH, column, missing=-1.0)  # -1: not measured
         device, _, kind = column.rpartition("_")
@@ -59,10 +63,6 @@ def fit_cmd(
         data = read_calibration(csv, cost)
         device, kind = (name or Path(csv).stem), (quantity or "latency")
     quantity = quantity or kind
-    if quantity not in QUANTITIES:
-        raise ConfigError(f"--quantity: got {quantity!r}, expected one of {', '.join(QUANTITIES)}")
-    if train < 0:
-        raise ConfigError(f"--train: got {train}, expected 0 (all) or a positive number of networks")
     if 0 < train < len(data.costs):
         import numpy as np
 
