@@ -73,9 +73,10 @@ def parse_shape(text: str) -> tuple[int, int, int]:
 
 def architecture(text: str, space: str):  # noqa: ANN201
     """'space:genotype' as given, else a named member or bare genotype of `space` (nb201 cells start with '|')."""
+    from ..analytic import parse_architecture
     from ..spaces import Architecture
 
-    return Architecture.parse(text, space=None if ":" in text and not text.startswith("|") else space)
+    return Architecture.parse(parse_architecture(text, space))
 
 
 # -- output ---------------------------------------------------------------------------------------

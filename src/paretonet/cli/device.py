@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import OutputOpt, SeedOpt, app, out, write_records
+from ._common import OutputOpt, SeedOpt, app, out, parse_shape, write_records
 
 device_app = typer.Typer(no_args_is_help=True, help="Device models: a device's latency or energy fitted from measured networks.")
 app.add_typer(device_app, name="device")
@@ -17,16 +17,6 @@ app.add_typer(device_app, name="device")
 HW_NAS_BENCH = "hw_devices_cifar100.csv"
 ShapeOpt = Annotated[str, typer.Option(help="Input (channels,height,width) the networks are built for.")]
 ClassesOpt = Annotated[int, typer.Option(help="Classes of the networks' classifier.")]
-
-
-def _shape(text: str) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise ConfigError(f"--input-shape: got {text!r}, expected three positive integers 'channels,height,width'")
-    return shape  # type: ignore[return-value]
 
 
 @device_app.command("fit")
@@ -68,7 +58,7 @@ def fit_cmd(
 
         keep = np.sort(np.random.default_rng(seed).choice(len(data.costs), train, replace=False))
         data = DeviceData(tuple(data.architectures[i] for i in keep), data.costs[keep], f"{data.source} (sample of {train}, seed {seed})")
-    fitted = fit_device(name or device, quantity, data, model, seed=seed, input_shape=_shape(input_shape), n_classes=classes)
+    fitted = fit_device(name or device, quantity, data, model, seed=seed, input_shape=parse_shape(input_shape), n_classes=classes)
     fitted.save(output)
     t = Table(title=f"{fitted.objective}: {fitted.data['rows']} networks from {fitted.data['source']} "
                     f"(sha256 {fitted.data['sha256'][:12]}), 5-fold cross-validation")
@@ -125,7 +115,7 @@ def measure_cmd(
 
     if n < 1:
         raise ConfigError(f"--n: got {n}, expected at least 1")
-    shape = _shape(input_shape)
+    shape = parse_shape(input_shape)
     rows, first = [], None
     for i in range(n):
         arch = sample_architecture(space, seed + i, shape)
