@@ -76,7 +76,7 @@ def test_the_schema_refuses_what_is_not_a_record():
 
 def _float_model(saved_model):  # noqa: ANN202
     net, meta, data = load_for_eval(saved_model)
-    cfg = TrainConfig(**{**meta.train_config, "seed": 0})
+    cfg = TrainConfig.from_dict({**meta.train_config, "seed": 0})
     return net, meta, data, cfg
 
 

@@ -108,7 +108,26 @@ def _browser_check(path: Path) -> None:
         driver.quit()
 
 
+def test_search_optimizes_accuracy_under_faults_and_noise(tmp_path, digits):
+    objectives = ["accuracy@faults:weights:0.001", "accuracy@noise:outputs:0.1", "size_bytes"]
+    problem = TrainProblem("lenet", digits, objectives, (), TINY, HardwareChoices(bits=(8,), multipliers=(), prune=(0.0,)),
+                           pool_size=6)
+    r = run_search(problem, SearchConfig(trials=2, seed=1, storage=f"sqlite:///{tmp_path / 'study.db'}",
+                                         guidance=Guidance(initial=2, min_batch=2)))
+    study = open_study(problem, SearchConfig(trials=2, seed=1, storage=f"sqlite:///{tmp_path / 'study.db'}"), create=False)
+    assert len(r.trials) == 2
+    for t in completed_trials(study):
+        rec = records_from_json(json.loads(t.user_attrs["record"]))[0]
+        by_name = {o.name: o.value for o in rec.objectives}
+        assert list(t.values) == [by_name[n] for n in objectives]
+        assert 0.0 <= by_name["accuracy@noise:outputs:0.1"] <= 1.0
+        assert rec.budgets["fault_trials"] == 20 and rec.budgets["noise_draws"] == 5
+
+
 BAD = {
+    "non-canonical noise objective": (["--objectives", "accuracy,accuracy@noise:outputs:0.10"],
+                                      "write 'accuracy@noise:outputs:0.10' as 'accuracy@noise:outputs:0.1'"),
+    "malformed fault objective": (["--objectives", "accuracy,accuracy@faults:weights:often"], "faults: got 'weights:often'"),
     "unknown space": (["--space", "vgg"], "unknown search space 'vgg'; known: lenet, nb201"),
     "bits out of range": (["--bits", "40"], "bits: got 40"),
     "unknown multiplier": (["--multipliers", "nosuch"], "nosuch"),

@@ -17,7 +17,7 @@ from .evaluate import BASIC_OBJECTIVES, check_input_shape, evaluate_objectives
 from .modelfile import ModelMeta, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
-from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, train
+from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, prepare_model, train
 from .variant import Variant, apply_variant, select_images
 
 if TYPE_CHECKING:
@@ -54,13 +54,15 @@ def train_architecture(
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
     model = build_model(arch, dataset.input_shape, dataset.n_classes, mean=dataset.mean, std=dataset.std,
                         seed=init_seed(config.seed))
+    model = prepare_model(model, config.recipe)
     result = train(model, dataset, config, on_batch=on_batch, on_epoch=on_epoch)
     record = Record(
         architecture=str(arch),
         dataset=dataset.name,
         seed=config.seed,
+        variant=str(Variant(recipe=str(config.recipe))),
         objectives=evaluate_objectives(model, dataset, objectives),
-        budgets={**asdict(config), "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+        budgets={**config.to_dict(), "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
                  "train_images": len(dataset.train), "test_images": len(dataset.test)},
         versions=versions(),
         details={"history": [asdict(h) for h in result.history], "stopped_early": result.stopped_early,
@@ -87,9 +89,9 @@ def load_quantized(model: str | Path, bits: int | None, dataset: str | None = No
     net, meta, data = load_for_eval(model, dataset, data_dir, split_seed)
     variant = Variant.parse(meta.variant)
     if bits is not None:
-        if not variant.is_float:
+        if not variant.is_base:
             raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
-        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(bits=bits))
+        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(recipe=variant.recipe, bits=bits))
         net, variant = vm.model, vm.variant
     return net, meta, data, variant
 

@@ -44,15 +44,17 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     from ..pipeline import load_for_eval
     from ..spaces import Architecture
     from ..train import TrainConfig
-    from ..variant import compare_variants, select_images
+    from ..variant import Variant, compare_variants, select_images
 
     robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries)
     net, meta, data = load_for_eval(model, None, data_dir, 0)
-    if meta.variant:
+    base = Variant.parse(meta.variant)
+    if not base.is_base:
         raise ConfigError(f"model: {model} is already the variant {meta.variant!r}; start from the float model")
-    cfg = TrainConfig(**{**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
+    variants = [replace(v, recipe=base.recipe) for v in variants]  # fine-tuning follows the model's training recipe
+    cfg = TrainConfig.from_dict({**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
     records, vm = compare_variants(net, Architecture.parse(meta.architecture), data, meta.seed, variants, robustness,
-                                   select_images(data, images, seed), cfg, lut_dirs)
+                                   select_images(data, images, seed), cfg, lut_dirs, base)
     out.print(comparison_table(f"{meta.architecture} on {data.name}", records))
     if str(vm.architecture) != meta.architecture:
         out.print(f"architecture after channel pruning: {vm.architecture}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,21 +40,38 @@ def train_cmd(
     weight_decay: Annotated[float, typer.Option(help="L2 weight decay.")] = 0.0,
     schedule: Annotated[str, typer.Option(help="cosine, step or constant.")] = "cosine",
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a better validation accuracy.")] = None,
+    recipe: Annotated[str, typer.Option(
+        help="standard, adversarial (PGD-AT), trades, noisy (noise injection) or qat (constant scales); "
+             "parameters also as 'trades/beta=6/eps=0.1'.")] = "standard",
+    eps: Annotated[Optional[float], typer.Option(help="adversarial / trades: Linf radius (default 0.1).")] = None,
+    attack_steps: Annotated[Optional[int], typer.Option(help="adversarial / trades: PGD steps per batch (default 7).")] = None,
+    beta: Annotated[Optional[float], typer.Option(help="trades: weight of the robustness term (default 6).")] = None,
+    noise: Annotated[Optional[str], typer.Option(
+        help="noisy: the noise model trained with, e.g. outputs:0.1 or weights:0.05+outputs:0.1 (default outputs:0.1).")] = None,
+    qat_bits: Annotated[Optional[int], typer.Option(help="qat: bits of weights and activations (default 8).")] = None,
     seed: SeedOpt = 0,
     split_seed: SplitSeedOpt = 0,
     output: OutputOpt = None,
     save: SaveOpt = None,
 ) -> None:
-    """Train one architecture and print its objectives (the float model: compress or evaluate --bits quantize)."""
+    """Train one architecture with a recipe and print its objectives (compress or evaluate --bits quantize it)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..data import DataConfig, load_dataset
     from ..modelfile import ModelMeta, model_paths, save_model
     from ..pipeline import train_architecture
-    from ..train import TrainConfig
+    from ..train import Recipe, TrainConfig
 
+    given = {"eps": ("--eps", eps), "steps": ("--attack-steps", attack_steps), "beta": ("--beta", beta),
+             "noise": ("--noise", noise), "bits": ("--qat-bits", qat_bits)}
+    base = Recipe.parse(recipe)
+    for key, (option, value) in given.items():
+        if value is not None and key not in base.parameters:
+            raise ConfigError(f"{option}: recipe {base.name!r} does not use it (it takes "
+                              f"{', '.join(base.parameters) or 'no parameters'})")
+    chosen = replace(base, **{k: v for k, (_, v) in given.items() if v is not None})
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                         weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience)
+                         weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience, recipe=chosen)
     a = architecture(arch, space)
     if save is not None and output is not None and output.resolve() == model_paths(save)[1].resolve():
         raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
@@ -80,8 +97,8 @@ def train_cmd(
                   f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s")
     if save is not None:
         meta = ModelMeta(architecture=str(a), input_shape=data.input_shape, n_classes=data.n_classes,
-                         dataset=data.name, seed=seed, metrics={o.name: o.value for o in rec.objectives},
-                         train_config=asdict(config))
+                         dataset=data.name, seed=seed, variant=rec.variant, metrics={o.name: o.value for o in rec.objectives},
+                         train_config=config.to_dict())
         paths = save_model(save, trained.model, meta)
         err.print(f"saved {paths[0]} and {paths[1]}")
     write_records(output, [rec])

@@ -61,3 +61,24 @@ __all__ = [
 from ._variance import RankingFlips, SeedVariance, Summary, ranking_flips, summarize  # noqa: E402
 
 __all__ += ["RankingFlips", "SeedVariance", "Summary", "ranking_flips", "summarize"]
+
+from ._faults import (  # noqa: E402
+    FAULT_TRIALS,
+    NOISE_DRAWS,
+    PerturbedAccuracy,
+    Vulnerability,
+    fault_accuracy,
+    is_perturbed_objective,
+    layer_vulnerability,
+    neuron_vulnerability,
+    noise_accuracy,
+    parse_perturbed,
+    perturbed_name,
+    perturbed_objective,
+    site_damage,
+    top_neurons,
+)
+
+__all__ += ["FAULT_TRIALS", "NOISE_DRAWS", "PerturbedAccuracy", "Vulnerability", "fault_accuracy",
+            "is_perturbed_objective", "layer_vulnerability", "neuron_vulnerability", "noise_accuracy",
+            "parse_perturbed", "perturbed_name", "perturbed_objective", "site_damage", "top_neurons"]

@@ -15,7 +15,7 @@ from torch import nn
 from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
-from ..hw import DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
+from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
 from ..records import Objective
 from ._accuracy import accuracy
 
@@ -102,9 +102,27 @@ def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:
         )
 
 
+def _perturbed(name: str) -> ObjectiveFn:
+    """accuracy@noise:<noise model> / accuracy@faults:<fault model> on the test split, seed 0, the default
+    draws / trials (NOISE_DRAWS, FAULT_TRIALS); output noise scaled on the first CALIBRATION_IMAGES training images."""
+    from ._faults import parse_perturbed, perturbed_objective
+
+    parse_perturbed(name)  # a malformed name fails before any work
+
+    def fn(ctx: EvalContext) -> Objective:
+        test = ctx.dataset.test
+        return perturbed_objective(ctx.model, test.x, test.y, name, calibration=ctx.dataset.train.x[:CALIBRATION_IMAGES])[0]
+
+    return fn
+
+
 def evaluate_objectives(model: nn.Module, dataset: Dataset,
                         names: Sequence[str] = BASIC_OBJECTIVES) -> tuple[Objective, ...]:
-    """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`."""
-    fns = [OBJECTIVES.get(n) for n in names]  # unknown names fail before any work
+    """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`:
+    the registry's, and accuracy under any computation noise or fault model named as its objective."""
+    from ._faults import is_perturbed_objective
+
+    fns = [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n) else OBJECTIVES.get(n)
+           for n in names]  # unknown names fail before any work
     ctx = EvalContext(model, dataset)
     return tuple(fn(ctx) for fn in fns)

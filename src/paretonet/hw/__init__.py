@@ -17,15 +17,39 @@ from ._energy import (
     mac_energy_pj,
     model_energy,
 )
+from ._faults import (
+    CALIBRATION_IMAGES,
+    FAULT_TARGETS,
+    PROTECTIONS,
+    CodeFormat,
+    FaultModel,
+    FaultSite,
+    NoiseModel,
+    Protection,
+    ProtectionCost,
+    compute_layers,
+    draw_weight_faults,
+    faulty,
+    flip_bits,
+    noisy,
+    output_ranges,
+    protection_cost,
+    weight_format,
+    wrapped_layer,
+)
 from ._latency import CpuLatency, measure_cpu_latency
 from ._hardware import EYERISS, HARDWARE_PRESETS, HOROWITZ45, Hardware, MemoryLevel, hardware
 from ._prune import finalize_pruning, prune_channels, prune_unstructured
-from ._quantize import ActQuant, QuantLayer, QuantSpec, calibrate, quantizable_layers, quantize_model
+from ._quantize import ActQuant, QuantLayer, QuantSpec, calibrate, quantizable_layers, quantize_model, weight_codes
 from ._shapes import layer_shapes
 from ._sparse import best_encoding, encoding_sizes
 from ._zigzag import ZigZagEstimate, match_layers, zigzag_energy
 
 __all__ = [
+    "CALIBRATION_IMAGES",
+    "FAULT_TARGETS", "PROTECTIONS", "CodeFormat", "FaultModel", "FaultSite", "NoiseModel", "Protection",
+    "ProtectionCost", "compute_layers", "draw_weight_faults", "faulty", "flip_bits", "noisy", "output_ranges",
+    "protection_cost", "weight_codes", "weight_format", "wrapped_layer",
     "CpuLatency", "measure_cpu_latency",
     "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "Network", "describe", "device_scores", "fit_networks",
     "layer_features",

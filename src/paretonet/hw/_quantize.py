@@ -11,7 +11,7 @@ transfer from its float twin and Square, never with plain white-box gradients.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -26,11 +26,12 @@ QUANTIZABLE = (nn.Conv2d, nn.Linear)
 class ActQuant(NonDifferentiable):
     """Asymmetric unsigned per-tensor fake quantization; the range is set by calibration."""
 
-    def __init__(self, bits: int) -> None:
+    def __init__(self, bits: int, fixed_range: float | None = None) -> None:
         super().__init__()
         self.bits = bits
-        self.register_buffer("lo", torch.tensor(float("inf")))
-        self.register_buffer("hi", torch.tensor(float("-inf")))
+        self.register_buffer("lo", torch.tensor(float("inf") if fixed_range is None else -fixed_range))
+        self.register_buffer("hi", torch.tensor(float("-inf") if fixed_range is None else fixed_range))
+        self.fixed = fixed_range is not None  # a constant range (QAT with constant scales): calibration leaves it
         self.observing = False
 
     def exact(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,12 +56,15 @@ def asymmetric_qparams(lo: float, hi: float, bits: int) -> tuple[float, int]:
     return scale, int(min(max(round(-lo / scale), 0), levels))
 
 
-def quantize_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
-    """Symmetric signed fake quantization with a straight-through gradient."""
+def quantize_weight(w: torch.Tensor, bits: int, per_channel: bool, weight_range: float | None = None) -> torch.Tensor:
+    """Symmetric signed fake quantization with a straight-through gradient; with `weight_range` the scale
+    is the constant weight_range / (2^(bits-1) - 1) instead of following max |w|."""
     qmax = 2 ** (bits - 1) - 1
     if bits == 1:  # sign-magnitude: {-s, +s}
         scale = w.abs().mean(dim=tuple(range(1, w.dim())), keepdim=True) if per_channel else w.abs().mean()
         return w + (torch.sign(w) * scale - w).detach()
+    if weight_range is not None:
+        return torch.fake_quantize_per_tensor_affine(w, weight_range / qmax, 0, -qmax - 1, qmax)
     if per_channel:
         scale = (w.detach().abs().amax(dim=tuple(range(1, w.dim()))) / qmax).clamp_min(1e-8)
         zero = torch.zeros(w.shape[0], dtype=torch.int32)
@@ -69,21 +73,50 @@ def quantize_weight(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tens
     return torch.fake_quantize_per_tensor_affine(w, scale, 0, -qmax - 1, qmax)
 
 
-class QuantLayer(nn.Module):
-    """A conv or linear layer with fake-quantized input activations and weights."""
+def weight_codes(w: torch.Tensor, bits: int, per_channel: bool,
+                 weight_range: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The integer codes (held in float) and scale(s) quantize_weight stores: w ~ codes * scale.
+    1-bit codes are the signs -1 / +1."""
+    w = w.detach()
+    dims = tuple(range(1, w.dim()))
+    if bits == 1:
+        scale = w.abs().mean(dim=dims, keepdim=True) if per_channel else w.abs().mean()
+        return torch.where(w < 0, -1.0, 1.0), scale
+    qmax = 2 ** (bits - 1) - 1
+    if weight_range is not None:
+        scale = torch.tensor(weight_range / qmax)
+    elif per_channel:
+        scale = (w.abs().amax(dim=dims, keepdim=True) / qmax).clamp_min(1e-8)
+    else:
+        scale = (w.abs().max() / qmax).clamp_min(1e-8)
+    return (w * (1.0 / scale)).round().clamp(-qmax - 1, qmax), scale
 
-    def __init__(self, layer: nn.Module, weight_bits: int, act_bits: int, per_channel: bool) -> None:
+
+class QuantLayer(nn.Module):
+    """A conv or linear layer with fake-quantized input activations and weights. `weight_range` and
+    `act_range` fix the scales to constants (QAT with constant scaling factors). `code_fault`, when set
+    (paretonet.hw faults), rewrites the stored weight codes: the layer then computes with codes * scale."""
+
+    def __init__(self, layer: nn.Module, weight_bits: int, act_bits: int, per_channel: bool,
+                 weight_range: float | None = None, act_range: float | None = None) -> None:
         super().__init__()
         self.layer = layer
         self.weight_bits = weight_bits
         self.act_bits = act_bits
         self.per_channel = per_channel
-        self.act = ActQuant(act_bits)
+        self.weight_range = weight_range
+        self.act = ActQuant(act_bits, act_range)
+        self.code_fault: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def quantized_weight(self) -> torch.Tensor:
+        if self.code_fault is not None:
+            codes, scale = weight_codes(self.layer.weight, self.weight_bits, self.per_channel, self.weight_range)
+            return self.code_fault(codes) * scale
+        return quantize_weight(self.layer.weight, self.weight_bits, self.per_channel, self.weight_range)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = quantize_weight(self.layer.weight, self.weight_bits, self.per_channel)
         # functional_call runs the wrapped layer itself, so profiling hooks see it
-        return torch.func.functional_call(self.layer, {"weight": w}, (self.act(x),), strict=False)
+        return torch.func.functional_call(self.layer, {"weight": self.quantized_weight()}, (self.act(x),), strict=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +126,8 @@ class QuantSpec:
     weight_bits: int | Mapping[str, int] = 8
     act_bits: int | Mapping[str, int] | None = None  # None: same as the weights
     per_channel: bool = True
+    weight_range: float | None = None  # constant weight scale range (QAT with constant scaling factors)
+    act_range: float | None = None  # constant activation range [-act_range, act_range]
 
 
 def _bits_for(value: int | Mapping[str, int] | None, name: str, fallback: int | None) -> int | None:
@@ -127,7 +162,8 @@ def quantize_model(model: nn.Module, spec: QuantSpec, calibration: torch.Tensor 
         ab = _bits_for(spec.act_bits, name, wb)
         parent_name, _, child = name.rpartition(".")
         parent = q.get_submodule(parent_name) if parent_name else q
-        setattr(parent, child, QuantLayer(getattr(parent, child), wb, ab or wb, spec.per_channel))
+        setattr(parent, child, QuantLayer(getattr(parent, child), wb, ab or wb, spec.per_channel,
+                                          spec.weight_range, spec.act_range))
     if calibration is not None:
         calibrate(q, calibration)
     return q
@@ -135,7 +171,7 @@ def quantize_model(model: nn.Module, spec: QuantSpec, calibration: torch.Tensor 
 
 def calibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> nn.Module:
     """Set every activation quantizer's range to the min/max it sees on `images` (post-training)."""
-    quantizers = [m for m in model.modules() if isinstance(m, ActQuant)]
+    quantizers = [m for m in model.modules() if isinstance(m, ActQuant) and not m.fixed]
     with eval_mode(model):
         try:
             for m in quantizers:

@@ -56,6 +56,23 @@ def parse_objective(text: str, available: list[str] | None = None) -> ObjectiveS
     return ObjectiveSpec(name, direction)
 
 
+def perturbed_names(texts: list[str] | tuple[str, ...]) -> list[str]:
+    """The accuracy-under-noise / faults objectives among `texts` (objectives with an optional ':max', or
+    constraints), checked and canonical: a train evaluator measures any of them."""
+    from ..evaluate import is_perturbed_objective, parse_perturbed, perturbed_name
+
+    found = []
+    for text in texts:
+        m = _CONSTRAINT.match(text)
+        name = m[1] if m else text.strip().removesuffix(":max")
+        if is_perturbed_objective(name):
+            canonical = perturbed_name(parse_perturbed(name))
+            if canonical != name:
+                raise ConfigError(f"objectives: write {name!r} as {canonical!r} (the name records carry)")
+            found.append(name)
+    return found
+
+
 def parse_objectives(texts: list[str] | tuple[str, ...], available: list[str] | None = None) -> tuple[ObjectiveSpec, ...]:
     specs = tuple(parse_objective(t, available) for t in texts)
     if len(specs) < 2:

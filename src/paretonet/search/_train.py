@@ -24,7 +24,7 @@ from ..records import robust_name
 from ..spaces import SPACES, Architecture
 from ..variant import Variant
 from ._problem import Evaluation, Pool, proxy_score
-from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
+from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives, perturbed_names
 
 POOL_SIZE = 200  # candidates the predictor screens (drawn once per seed)
 POOL_PROXIES = ("nwot",)  # a cheap zero-cost proxy (one minibatch of 32) that ranks the warm start
@@ -115,7 +115,7 @@ class TrainProblem:
         self.space_name, self.dataset, self.budget, self.hardware = space, dataset, budget, hardware
         self.lut_dirs, self.pool_size = lut_dirs, pool_size
         self.space.search_params()  # a space without sampler parameters fails here, before any work
-        names = self.available()
+        names = self.available() + perturbed_names([*objectives, *constraints])
         self.objectives: tuple[ObjectiveSpec, ...] = parse_objectives(objectives, names)
         self.constraints: tuple[Constraint, ...] = tuple(parse_constraint(c, names) for c in constraints)
         for m in hardware.multipliers:  # an unknown multiplier fails now, not in the middle of the search
@@ -170,11 +170,11 @@ class TrainProblem:
 
     def _costs(self, model, names: list[str]) -> list:  # noqa: ANN001
         """Cost objectives of `model` as it is: the registry's, and energy on any hardware preset and dataflow."""
-        from ..evaluate import OBJECTIVES, energy_objective, evaluate_objectives
+        from ..evaluate import OBJECTIVES, energy_objective, evaluate_objectives, is_perturbed_objective
 
         out = []
         for name in names:
-            if name in OBJECTIVES.names():
+            if name in OBJECTIVES.names() or is_perturbed_objective(name):
                 out.append(evaluate_objectives(model, self.dataset, (name,))[0])
             elif name.startswith("energy_"):
                 hw, dataflow = name.partition("@")[2].rsplit(":", 1)
@@ -216,7 +216,7 @@ class TrainProblem:
         path = self.run_dir / "models" / f"float-{_slug(name)}" if self.run_dir is not None else None
         if path is not None and model_paths(path)[0].exists():
             model, meta = load_model(path)
-            if meta.architecture == name and meta.train_config == asdict(self.budget.train_config()):
+            if meta.architecture == name and meta.train_config == self.budget.train_config().to_dict():
                 self._models[name] = model
                 return self._models[name]
         config = self.budget.train_config()
@@ -224,11 +224,12 @@ class TrainProblem:
         if path is not None:
             save_model(path, t.model, ModelMeta(name, self.dataset.input_shape, self.dataset.n_classes, self.dataset.name,
                                                config.seed, metrics={"training_seconds": t.result.seconds},
-                                               train_config=asdict(config)))
+                                               train_config=config.to_dict()))
         self._models[name] = t.model
         return self._models[name]
 
     def evaluate(self, candidate: tuple[Architecture, Variant]) -> Evaluation:
+        from ..evaluate import FAULT_TRIALS, NOISE_DRAWS, is_perturbed_objective
         from ..modelfile import ModelMeta, save_model
         from ..variant import apply_variant, variant_record
 
@@ -238,8 +239,11 @@ class TrainProblem:
         model = self._trained(arch)
         config = self.budget.train_config()
         vm = apply_variant(model, arch, self.dataset, variant, config, self.lut_dirs)
+        perturbed = {"noise_draws": NOISE_DRAWS, "fault_trials": FAULT_TRIALS, "perturbation_seed": 0} if any(
+            is_perturbed_objective(s.name) for s in (*self.objectives, *self.constraints)) else {}
         rec = variant_record(vm, self.dataset, config.seed, self.budget.robustness(), self.images,
-                             budgets={"evaluator": "train", "training": asdict(config), "search_budget": asdict(self.budget)})
+                             budgets={"evaluator": "train", "training": config.to_dict(), "search_budget": asdict(self.budget),
+                                      **perturbed})
         have = {o.name for o in rec.objectives}
         extra = self._costs(vm.model, [s.name for s in (*self.objectives, *self.constraints) if s.name not in have])
         if extra:  # energy on other hardware, measured on the same model
@@ -254,7 +258,7 @@ class TrainProblem:
             save_model(self.run_dir / rel, vm.model, ModelMeta(str(vm.architecture), self.dataset.input_shape,
                                                                self.dataset.n_classes, self.dataset.name, config.seed,
                                                                variant=str(vm.variant), metrics=by_name,
-                                                               train_config=asdict(config)))
+                                                               train_config=config.to_dict()))
             attrs["model"] = str(rel)
         self._done[self.key(candidate)] = Evaluation(self.key(candidate), values, violations, attrs)
         return self._done[self.key(candidate)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..errors import ConfigError, check_choice, check_float, check_int
+from ._recipes import Recipe
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
@@ -24,6 +26,7 @@ class TrainConfig:
     seed: int = 0
     validate: bool = True  # measure validation accuracy after every epoch
     patience: int | None = None  # early stopping: epochs without a better validation accuracy
+    recipe: Recipe = Recipe()  # the loss of each mini-batch: standard, adversarial, trades, noisy or qat
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, minimum=0)
@@ -36,10 +39,26 @@ class TrainConfig:
         check_int("step_epochs", self.step_epochs, minimum=1)
         check_float("step_gamma", self.step_gamma, minimum=0.0, maximum=1.0, min_inclusive=False)
         check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.recipe, Recipe):
+            raise ConfigError(f"recipe: got {self.recipe!r}, expected a Recipe (Recipe.parse('trades/beta=6'))")
         if self.patience is not None:
             check_int("patience", self.patience, minimum=1)
             if not self.validate:
                 raise ConfigError("patience: early stopping needs validate=True")
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the recipe as its canonical string."""
+        return {**asdict(self), "recipe": str(self.recipe)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """The inverse of to_dict (a missing recipe is the standard one); unknown keys are one-line errors."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"train config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**{**d, "recipe": Recipe.parse(str(d.get("recipe", "standard")))})
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ what a bare PyTorch loop costs; benchmarks/train_throughput.py measures the rati
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -13,12 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data import Dataset, Split
 from ..evaluate import accuracy
+from ..hw import CALIBRATION_IMAGES, noisy, output_ranges
 from ._config import EpochStats, TrainConfig, TrainResult
+from ._recipes import attack_generator, batch_loss, check_prepared
 
 BatchCallback = Callable[[int, int, int], None]  # (epoch, batches done, batches per epoch)
 EpochCallback = Callable[[EpochStats], None]
@@ -58,8 +60,11 @@ def train(
 ) -> TrainResult:
     """Train `model` in place on data.train (or a Split), validating on data.val each epoch.
 
-    With validation, the model ends holding the weights of its best validation epoch.
+    With validation, the model ends holding the weights of its best validation epoch. The recipe decides
+    each mini-batch's loss (validation is always on clean inputs and the model as it is).
     """
+    recipe = config.recipe
+    check_prepared(model, recipe)
     train_split = data if isinstance(data, Split) else data.train
     if val is None and isinstance(data, Dataset) and config.validate and len(data.val):
         val = data.val
@@ -68,6 +73,7 @@ def train(
     n_batches = math.ceil(n / config.batch_size)
     opt = _optimizer(model, config)
     gen = shuffle_generator(config.seed)
+    attack_gen = attack_generator(config.seed)
     history: list[EpochStats] = []
     best_acc, best_epoch, best_state, stale = -1.0, None, None, 0
     stopped = False
@@ -81,19 +87,24 @@ def train(
         perm = torch.randperm(n, generator=gen)
         loss_sum = torch.zeros(())
         correct = torch.zeros((), dtype=torch.long)
-        for b in range(n_batches):
-            idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
-            xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                loss_sum += loss.detach() * len(idx)
-                correct += (out.argmax(1) == yb).sum()
-            if on_batch is not None:
-                on_batch(epoch + 1, b + 1, n_batches)
+        noise = contextlib.nullcontext()
+        if recipe.name == "noisy":  # output noise scaled to the clean ranges of this epoch's start, as in evaluation
+            ranges = output_ranges(model, x[:CALIBRATION_IMAGES]) if recipe.noise_model.outputs else None
+            noise = noisy(model, recipe.noise_model, int(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0]),
+                          ranges)
+        with noise:
+            for b in range(n_batches):
+                idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
+                xb, yb = x[idx], y[idx]
+                opt.zero_grad(set_to_none=True)
+                loss, out = batch_loss(model, xb, yb, recipe, attack_gen)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    loss_sum += loss.detach() * len(idx)
+                    correct += (out.argmax(1) == yb).sum()
+                if on_batch is not None:
+                    on_batch(epoch + 1, b + 1, n_batches)
         val_acc = accuracy(model, val) if val is not None else None
         stats = EpochStats(epoch + 1, float(loss_sum) / n, float(correct) / n, val_acc, lr, time.perf_counter() - t0)
         history.append(stats)

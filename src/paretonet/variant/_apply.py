@@ -11,7 +11,7 @@ from ..data import Dataset
 from ..hw import QuantSpec, finalize_pruning, prune_channels, prune_unstructured, quantize_model
 from ..hw.approx import Multiplier, approximate_model, get_multiplier
 from ..spaces import Architecture
-from ..train import TrainConfig, train
+from ..train import TrainConfig, prepare_model, train
 from ._recipe import CALIBRATION_IMAGES, Variant
 from ._tuning import retrain
 
@@ -34,8 +34,10 @@ def multiplier_plan(variant: Variant, lut_dirs: tuple[str, ...] = ()) -> dict[st
 def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, variant: Variant,
                   train_config: TrainConfig = TrainConfig(), lut_dirs: tuple[str, ...] = ()) -> VariantModel:
     """Channel pruning, then unstructured pruning (+ fine-tuning), then quantization (+ QAT) or
-    approximate multipliers (+ straight-through retraining). `model` itself is left unchanged."""
+    approximate multipliers (+ straight-through retraining). `model` itself is left unchanged. Every
+    training step uses the variant's training recipe (adversarial fine-tuning: robust compression)."""
     m = model
+    train_config = replace(train_config, recipe=variant.training_recipe)
     if variant.channels:
         m = prune_channels(m, variant.channels, dataset.input_shape)
         arch = arch.of_model(m)
@@ -67,7 +69,7 @@ def variant_structure(model: nn.Module, variant: Variant,
     """The variant's modules wrapped around `model`'s layers with no training and no calibration:
     the skeleton a saved variant's state dict (quantizer ranges included) loads into.
     `model` is already of the pruned architecture; pruning leaves no modules of its own."""
-    m = model
+    m = prepare_model(model, variant.training_recipe)
     if variant.bits is not None:
         m = quantize_model(m, _quant_spec(variant))
     if multipliers:

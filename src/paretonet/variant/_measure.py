@@ -58,9 +58,10 @@ def compare_variants(model: torch.nn.Module, arch: Architecture, dataset: Datase
                      variants: Sequence[Variant], robustness: RobustnessConfig | None,
                      images: tuple[torch.Tensor, torch.Tensor] | None = None,
                      train_config: TrainConfig = TrainConfig(), lut_dirs: tuple[str, ...] = (),
-                     ) -> tuple[list[Record], VariantModel]:
-    """Records of the model as trained and of each variant (all on the same images); the last variant's model."""
-    records = [variant_record(VariantModel(model, arch, Variant()), dataset, seed, robustness, images)]
+                     base: Variant = Variant()) -> tuple[list[Record], VariantModel]:
+    """Records of the model as trained (`base`: the variant it is, its training recipe) and of each variant
+    (all on the same images); the last variant's model."""
+    records = [variant_record(VariantModel(model, arch, base), dataset, seed, robustness, images)]
     vm = None
     for variant in variants:
         vm = apply_variant(model, arch, dataset, variant, train_config, lut_dirs)

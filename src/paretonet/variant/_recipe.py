@@ -1,6 +1,7 @@
-"""A variant: the recipe that turns a trained model into another one (bits, pruning, multipliers).
+"""A variant: the recipe that turns a trained model into another one (bits, pruning, multipliers), and
+the training recipe every training step of it used (recipe=adversarial/eps=0.1/steps=7; none: standard).
 
-Its canonical string is the only way a variant is written ('' is the float model as trained):
+Its canonical string is the only way a variant is written ('' is the float model, trained the standard way):
 'bits=4,act_bits=4,per_tensor,qat=2,prune=0.5,prune_scope=layer,channels=0.5,finetune=2' or
 'multiplier=mul8u_L40,exact_layers=1.1+1.4,retrain=2' or 'multipliers=1.1@mul8u_L40+1.4@drum:k=4'
 (only non-default fields, in field order). Variant.parse reads it back.
@@ -8,15 +9,17 @@ Its canonical string is the only way a variant is written ('' is the float model
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from ..errors import ConfigError, check_choice, check_float, check_int
+from ..hw import CALIBRATION_IMAGES  # noqa: F401  (re-exported: the variant package's calibration budget)
+from ..train import Recipe
 
-CALIBRATION_IMAGES = 2000  # training images that set the activation ranges of quantized and approximate layers
 
 
 @dataclass(frozen=True)
 class Variant:
+    recipe: str = ""  # training recipe (train.Recipe's string) of the model and of any fine-tuning below
     bits: int | None = None  # weight bits of every conv/linear layer; None: float
     act_bits: int | None = None  # None: same as bits
     per_tensor: bool = False  # weights per tensor instead of per output channel
@@ -32,6 +35,11 @@ class Variant:
     retrain: int = 0  # straight-through retraining epochs of the approximate model
 
     def __post_init__(self) -> None:
+        recipe = Recipe.parse(self.recipe) if self.recipe else Recipe()
+        object.__setattr__(self, "recipe", "" if recipe.is_standard else str(recipe))  # canonical
+        if recipe.name == "qat" and replace(self, recipe="") != Variant():
+            raise ConfigError(f"recipe: {self.recipe} trains the model quantized with constant scales; it takes no "
+                              "further bits, pruning or multipliers")
         if self.bits is not None:
             check_int("bits", self.bits, minimum=1, maximum=16)
         if self.act_bits is not None:
@@ -63,6 +71,15 @@ class Variant:
     @property
     def is_float(self) -> bool:
         return self == Variant()
+
+    @property
+    def is_base(self) -> bool:
+        """The model as trained (with its recipe): nothing was done to it after training."""
+        return replace(self, recipe="") == Variant()
+
+    @property
+    def training_recipe(self) -> Recipe:
+        return Recipe.parse(self.recipe) if self.recipe else Recipe()
 
     @property
     def assignment(self) -> dict[str, str]:

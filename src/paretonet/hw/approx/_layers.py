@@ -14,6 +14,7 @@ training use the surrogate, the same layer with exact products on fake-quantized
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -82,9 +83,21 @@ class ApproxLayer(NonDifferentiable):
         self.engine_times_s: dict[str, float] = {}
         self._weights: WeightCodes | None = None
         self._probe: torch.Tensor | None = None
+        self._code_fault: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._fault_version = 0  # part of the codes' cache key: a new fault is never mistaken for an old one
 
     def extra_repr(self) -> str:
         return f"multiplier={self.multiplier.name}, engine={self.engine}"
+
+    @property
+    def code_fault(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """When set (paretonet.hw faults), rewrites the stored weight codes the multiplies read."""
+        return self._code_fault
+
+    @code_fault.setter
+    def code_fault(self, fault: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        self._code_fault = fault
+        self._fault_version += 1
 
     # -- quantization ------------------------------------------------------------------------
     def input_qparams(self) -> tuple[float, int]:
@@ -113,10 +126,12 @@ class ApproxLayer(NonDifferentiable):
 
     def weight_codes(self) -> WeightCodes:
         """The weights' codes, recomputed only when the weights change."""
-        key = self._weight_fingerprint()
+        key = (*self._weight_fingerprint(), self._fault_version)
         if self._weights is None or self._weights.key != key:
             sw, zw = self.weight_qparams()
             wq = self._codes(self.layer.weight.detach(), sw, zw)
+            if self.code_fault is not None:
+                wq = self.code_fault(wq)
             bag = self.geometry.bag_weights(wq.to(torch.int32) & 255).contiguous()
             self._weights = WeightCodes(key, sw, zw, wq, bag, wq.reshape(wq.shape[0], -1).double().sum(1))
         return self._weights

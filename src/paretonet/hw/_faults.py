@@ -1,0 +1,494 @@
+"""Noisy computation and bit-flip faults, injected into a model's conv and linear layers with hooks.
+
+The compute layers are the quantized (QuantLayer) and approximate (ApproxLayer) wrappers and the
+bare Conv2d / Linear layers of a float model, named as in the float model (a wrapper takes the
+name of the layer it wraps), so one noise or fault model fits every variant of an architecture.
+
+Noise (analog and in-memory accelerators), a fresh draw on every forward pass from one seeded generator:
+- weights: Gaussian noise on the weights the layer computes with (after quantization), std relative
+  to the layer's largest |w| (additive) or to each weight (multiplicative). Applied by linearity,
+  layer(x; w + n) = layer(x; w) + layer(x; n) without the bias, so it works on every kind of layer.
+- outputs: Gaussian noise on the MAC outputs (before the activation), std relative to the layer's
+  output range: max - min of its clean outputs on calibration images (`output_ranges`); without
+  ranges, the range of the batch itself.
+
+Faults (memories and datapaths): bit flips in the stored words, two's complement for signed integer
+codes, the IEEE pattern for float32 (a float model is faulted as it is stored: an exponent flip is
+what makes float weights fragile).
+- weights: the stored words are corrupted once (a trial): `draw_weight_faults` picks the flipped
+  bits; `faulty` installs them (a wrapper's `code_fault`, a float layer's weights in place).
+- activations: the words a layer reads, each bit flipped with probability `rate` on every pass.
+
+Protection of chosen output channels (neurons): "tmr" keeps three copies of their weights, computes
+the channel three times and takes the median; "split" keeps two half-neurons (the same codes at half
+the scale) whose outputs add. Each copy's stored codes take their own faults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, check_float, check_int
+from ._quantize import QUANTIZABLE, QuantLayer
+
+CALIBRATION_IMAGES = 2000  # training images that set activation ranges (quantizers) and output-noise ranges
+FAULT_TARGETS = ("weights", "activations", "both")
+PROTECTIONS = ("tmr", "split")
+EXTRA_COPIES = {"tmr": 2, "split": 1}  # stored copies of a protected neuron beyond the original
+
+
+def _approx_type() -> type:
+    from .approx import ApproxLayer  # the approximate layers build on this package's quantizer
+
+    return ApproxLayer
+
+
+def compute_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Every layer that multiplies, in module order: wrappers, and conv/linear layers no wrapper holds."""
+    wrappers = (QuantLayer, _approx_type())
+    inner = {id(m.layer) for m in model.modules() if isinstance(m, wrappers)}
+    return {n: m for n, m in model.named_modules()
+            if isinstance(m, wrappers) or (isinstance(m, QUANTIZABLE) and id(m) not in inner)}
+
+
+def wrapped_layer(m: nn.Module) -> nn.Module:
+    """The conv or linear layer a compute layer multiplies with (the layer itself when it is bare)."""
+    return m.layer if isinstance(m, (QuantLayer, _approx_type())) else m
+
+
+def _select(model: nn.Module, layers: tuple[str, ...], what: str) -> dict[str, nn.Module]:
+    found = compute_layers(model)
+    unknown = [n for n in layers if n not in found]
+    if unknown:
+        raise ConfigError(f"{what} layers: unknown {', '.join(unknown)}; the model's layers are {', '.join(found)}")
+    return {n: m for n, m in found.items() if not layers or n in layers}
+
+
+# -- noise ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NoiseModel:
+    """Gaussian computation noise; label 'weights:0.05+outputs:0.1' ('weights-rel' multiplicative)."""
+
+    weights: float = 0.0  # std relative to the layer's max |w| (additive) or to each weight (multiplicative)
+    multiplicative: bool = False
+    outputs: float = 0.0  # std relative to the layer's output range
+    layers: tuple[str, ...] = ()  # empty: every compute layer
+
+    def __post_init__(self) -> None:
+        check_float("weight noise", self.weights, minimum=0.0)
+        check_float("output noise", self.outputs, minimum=0.0)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.weights == 0 and self.outputs == 0
+
+    @property
+    def label(self) -> str:
+        parts = [f"{'weights-rel' if self.multiplicative else 'weights'}:{self.weights:g}"] if self.weights else []
+        parts += [f"outputs:{self.outputs:g}"] if self.outputs or not parts else []
+        return "+".join(parts) + (f"@{'+'.join(self.layers)}" if self.layers else "")
+
+    @classmethod
+    def parse(cls, text: str) -> "NoiseModel":
+        body, _, layers = text.partition("@")
+        kwargs: dict = {"layers": tuple(n for n in layers.split("+") if n)}
+        for part in body.split("+"):
+            kind, _, value = part.partition(":")
+            if kind not in ("weights", "weights-rel", "outputs") or not value:
+                raise ConfigError(f"noise: got {text!r}, expected parts such as weights:0.05, weights-rel:0.05 or "
+                                  "outputs:0.1 joined by '+' (optionally @layer+layer)")
+            try:
+                level = float(value)
+            except ValueError:
+                raise ConfigError(f"noise: got {text!r}; {value!r} is not a number") from None
+            if kind == "outputs":
+                kwargs["outputs"] = level
+            else:
+                kwargs.update(weights=level, multiplicative=kind == "weights-rel")
+        return cls(**kwargs)
+
+
+def _effective_weight(m: nn.Module) -> torch.Tensor:
+    """The weights the layer multiplies with: after quantization, as codes * scale."""
+    if isinstance(m, QuantLayer):
+        return m.quantized_weight().detach()
+    if isinstance(m, _approx_type()):
+        w = m.weight_codes()
+        return (w.codes - w.zero) * w.scale
+    return m.weight.detach()
+
+
+def _effective_input(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(m, QuantLayer):
+        return m.act(x)
+    if isinstance(m, _approx_type()):
+        scale, zero = m.input_qparams()
+        lo, hi = (-128, 127) if m.multiplier.signed else (0, 255)
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero, lo, hi)
+    return x
+
+
+def _multiply(inner: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return inner._conv_forward(x, w, None) if isinstance(inner, nn.Conv2d) else F.linear(x, w)
+
+
+def output_ranges(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
+    """max - min of every compute layer's clean output over `images`: the scale of MAC-output noise."""
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    handles = []
+    for name, m in compute_layers(model).items():
+        def hook(module: nn.Module, args: tuple, out: torch.Tensor, name: str = name) -> None:
+            lo[name] = min(lo.get(name, math.inf), float(out.min()))
+            hi[name] = max(hi.get(name, -math.inf), float(out.max()))
+        handles.append(m.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                model(images[i : i + batch_size])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: hi[n] - lo[n] for n in lo}
+
+
+@contextmanager
+def noisy(model: nn.Module, noise: NoiseModel, seed: int,
+          ranges: Mapping[str, float] | None = None) -> Iterator[nn.Module]:
+    """Inside the block every forward pass of `model` computes with a fresh draw of `noise`."""
+    layers = _select(model, noise.layers, "noise")
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0x401]).generate_state(1)[0]))
+    handles = []
+    for name, m in layers.items() if not noise.is_zero else ():
+        def hook(module: nn.Module, args: tuple, out: torch.Tensor, name: str = name) -> torch.Tensor:
+            if noise.weights:
+                w = _effective_weight(module)
+                eps = torch.randn(w.shape, generator=g)
+                n = noise.weights * (w * eps if noise.multiplicative else w.abs().max() * eps)
+                out = out + _multiply(wrapped_layer(module), _effective_input(module, args[0]), n)
+            if noise.outputs:
+                span = ranges[name] if ranges is not None else float(out.detach().max() - out.detach().min())
+                out = out + noise.outputs * span * torch.randn(out.shape, generator=g)
+            return out
+        handles.append(m.register_forward_hook(hook))
+    try:
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# -- faults ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FaultModel:
+    """Bit flips; label 'weights:0.0001', 'weights:n=10:bits=7', 'activations:1e-05', 'both:...'."""
+
+    target: str = "weights"
+    rate: float = 0.0  # probability that one stored bit flips
+    count: int | None = None  # a fixed number of flipped weight bits instead of a rate
+    bits: tuple[int, ...] = ()  # bit positions that may flip (0 = least significant); empty: any
+    layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.target not in FAULT_TARGETS:
+            raise ConfigError(f"faults: target {self.target!r}, expected one of {', '.join(FAULT_TARGETS)}")
+        check_float("fault rate", self.rate, minimum=0.0, maximum=1.0)
+        if self.count is not None:
+            check_int("fault count", self.count, minimum=0)
+            if self.target != "weights":
+                raise ConfigError(f"faults: a fixed count of flips applies to stored weights, not to {self.target}; "
+                                  "give activations a rate")
+            if self.rate:
+                raise ConfigError("faults: give a rate or a count of flips, not both")
+        for b in self.bits:
+            check_int("bit position", b, minimum=0, maximum=31)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.count == 0 or (self.count is None and self.rate == 0)
+
+    @property
+    def label(self) -> str:
+        text = f"{self.target}:{f'n={self.count}' if self.count is not None else f'{self.rate:g}'}"
+        text += f":bits={'+'.join(map(str, self.bits))}" if self.bits else ""
+        return text + (f"@{'+'.join(self.layers)}" if self.layers else "")
+
+    @classmethod
+    def parse(cls, text: str) -> "FaultModel":
+        body, _, layers = text.partition("@")
+        target, _, rest = body.partition(":")
+        how, _, bits = rest.partition(":bits=")
+        try:
+            kwargs: dict = {"count": int(how[2:])} if how.startswith("n=") else {"rate": float(how)}
+            positions = tuple(int(b) for b in bits.split("+") if b)
+        except ValueError:
+            raise ConfigError(f"faults: got {text!r}, expected <weights|activations|both>:<rate or n=count>"
+                              "[:bits=7+6][@layer+layer]") from None
+        return cls(target, bits=positions, layers=tuple(n for n in layers.split("+") if n), **kwargs)
+
+
+@dataclass(frozen=True)
+class CodeFormat:
+    width: int
+    signed: bool
+    is_float: bool = False  # IEEE float32: the bits of the value itself (bit 31 sign, 30-23 exponent)
+
+
+FLOAT32_CODES = CodeFormat(32, True, is_float=True)
+
+
+def weight_format(m: nn.Module) -> CodeFormat:
+    """How the layer stores its weights: integer codes of a width, or float32."""
+    if isinstance(m, QuantLayer):
+        return CodeFormat(m.weight_bits, True)
+    if isinstance(m, _approx_type()):
+        return CodeFormat(8, m.multiplier.signed)
+    return FLOAT32_CODES
+
+
+def _input_format(m: nn.Module) -> tuple[CodeFormat, float, int]:
+    """Code format, scale and zero point of the activations `m` reads."""
+    if isinstance(m, QuantLayer):
+        return CodeFormat(m.act_bits, False), *m.act.qparams()
+    if isinstance(m, _approx_type()):
+        return CodeFormat(8, m.multiplier.signed), *m.input_qparams()
+    return FLOAT32_CODES, 1.0, 0
+
+
+def flip_bits(codes: torch.Tensor, masks: torch.Tensor, fmt: CodeFormat) -> torch.Tensor:
+    """Codes (integers held in float) with the bits set in `masks` flipped; signed codes are two's complement.
+    Float32 values flip the bits of their IEEE pattern."""
+    if fmt.is_float:
+        pattern = codes.to(torch.float32).view(torch.int32).to(torch.int64)
+        return flip_bits(pattern, masks, CodeFormat(32, True)).to(torch.int32).view(torch.float32).to(codes.dtype)
+    c = codes.to(torch.int64)
+    if fmt.signed and fmt.width == 1:  # sign codes: the one bit is the sign
+        return torch.where(masks != 0, -c, c).to(codes.dtype)
+    u = (c & ((1 << fmt.width) - 1)) ^ masks
+    if fmt.signed:
+        u = torch.where(u >= 1 << (fmt.width - 1), u - (1 << fmt.width), u)
+    return u.to(codes.dtype)
+
+
+@dataclass(frozen=True)
+class FaultSite:
+    """One flipped bit of a stored weight code; replica > 0 is a protection copy of a protected neuron."""
+
+    layer: str
+    index: int  # flat index into the layer's weight
+    bit: int
+    replica: int = 0
+
+
+@dataclass(frozen=True)
+class Protection:
+    """Neurons (output channels) protected per layer, and how."""
+
+    mode: str
+    channels: Mapping[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in PROTECTIONS:
+            raise ConfigError(f"protect: got {self.mode!r}, expected one of {', '.join(PROTECTIONS)}")
+
+    @property
+    def copies(self) -> int:
+        return EXTRA_COPIES[self.mode]
+
+
+def _positions(fault: FaultModel, fmt: CodeFormat, name: str) -> tuple[int, ...]:
+    for b in fault.bits:
+        if b >= fmt.width:
+            raise ConfigError(f"faults: bit position {b} is beyond the {fmt.width}-bit codes of layer {name!r} "
+                              f"(positions 0..{fmt.width - 1})")
+    return fault.bits or tuple(range(fmt.width))
+
+
+def draw_weight_faults(model: nn.Module, fault: FaultModel, seed: int,
+                       protection: Protection | None = None) -> tuple[FaultSite, ...]:
+    """The bits one trial flips: each stored bit (of the allowed positions) with probability `rate`, or
+    `count` of them, distinct, uniformly. The protection copies' bits are drawn from a stream of their
+    own (at the same rate; count / stored bits in count mode), so a protected model meets exactly the
+    faults of the unprotected one, plus those of its copies."""
+    if fault.target == "activations" or fault.is_zero:
+        return ()
+    base, copies = [], []  # blocks: (layer, replica, flat indices, positions)
+    for name, m in _select(model, fault.layers, "fault").items():
+        positions = _positions(fault, weight_format(m), name)
+        w = wrapped_layer(m).weight
+        base.append((name, 0, np.arange(w.numel()), positions))
+        protected = protection.channels.get(name, ()) if protection else ()
+        if protected:
+            per_channel = w[0].numel()
+            idx = (np.asarray(protected)[:, None] * per_channel + np.arange(per_channel)).ravel()
+            copies += [(name, r, idx, positions) for r in range(1, protection.copies + 1)]
+    total = sum(len(idx) * len(pos) for _, _, idx, pos in base)
+    if fault.count is not None and fault.count > total:
+        raise ConfigError(f"faults: {fault.count} flips asked, the faulted layers store only {total} bits")
+    rate = fault.rate if fault.count is None else fault.count / max(total, 1)
+    sites = _draw(base, fault.count, rate, np.random.default_rng(np.random.SeedSequence([seed, 0xFA17])))
+    return sites + _draw(copies, None, rate, np.random.default_rng(np.random.SeedSequence([seed, 0xC0B1])))
+
+
+def _draw(blocks: list, count: int | None, rate: float, rng: np.random.Generator) -> tuple[FaultSite, ...]:
+    sizes = np.array([len(idx) * len(pos) for _, _, idx, pos in blocks], dtype=np.int64)
+    total = int(sizes.sum())
+    if total == 0:
+        return ()
+    k = count if count is not None else int(rng.binomial(total, rate))
+    chosen = np.sort(rng.choice(total, size=k, replace=False)) if k else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    sites = []
+    for g in chosen:
+        b = int(np.searchsorted(starts, g, side="right") - 1)
+        name, replica, idx, positions = blocks[b]
+        offset = int(g - starts[b])
+        sites.append(FaultSite(name, int(idx[offset // len(positions)]), positions[offset % len(positions)], replica))
+    return tuple(sites)
+
+
+def _code_fault(sites: Sequence[FaultSite], fmt: CodeFormat):  # noqa: ANN202
+    """codes -> codes with the sites' bits flipped (several flips in one code combine)."""
+    masks: dict[int, int] = {}
+    for s in sites:
+        masks[s.index] = masks.get(s.index, 0) ^ (1 << s.bit)
+    index = torch.tensor(list(masks), dtype=torch.int64)
+    bits = torch.tensor(list(masks.values()), dtype=torch.int64)
+
+    def apply(codes: torch.Tensor) -> torch.Tensor:
+        flat = codes.reshape(-1).clone()
+        flat[index] = flip_bits(flat[index], bits, fmt)
+        return flat.reshape(codes.shape)
+
+    return apply
+
+
+def _combine(outs: list[torch.Tensor], channels: torch.Tensor, mode: str) -> torch.Tensor:
+    """The protected channels' outputs: the median of three copies, or the sum of two halves."""
+    y = outs[0].clone()
+    picked = torch.stack([o.index_select(1, channels) for o in outs])
+    y[:, channels] = picked.median(0).values if mode == "tmr" else picked.mean(0)  # halves: (y0 + y1) / 2
+    return y
+
+
+class _StoredWeights:
+    """One layer's stored weights, faulted by one function at a time: a wrapper's integer codes through its
+    `code_fault`, a float layer's float32 values written in place (and restored)."""
+
+    def __init__(self, m: nn.Module) -> None:
+        self.m = m
+        self.original = None if isinstance(m, (QuantLayer, _approx_type())) else m.weight.detach().clone()
+
+    def use(self, fault) -> None:  # noqa: ANN001
+        if self.original is None:
+            self.m.code_fault = fault
+        else:
+            with torch.no_grad():
+                self.m.weight.copy_(self.original if fault is None else fault(self.original))
+
+
+def _flip_activations(fault: FaultModel, m: nn.Module, name: str, g: torch.Generator):  # noqa: ANN202
+    """A forward pre-hook: the layer's input codes with each allowed bit flipped with probability `rate`."""
+    fmt, scale, zero = _input_format(m)
+    positions = _positions(fault, fmt, name)
+    lo, hi = (-(1 << (fmt.width - 1)), (1 << (fmt.width - 1)) - 1) if fmt.signed else (0, (1 << fmt.width) - 1)
+
+    def hook(module: nn.Module, args: tuple) -> tuple:
+        x = args[0]
+        masks = torch.zeros(x.shape, dtype=torch.int64)
+        for b in positions:
+            masks |= (torch.rand(x.shape, generator=g) < fault.rate).to(torch.int64) << b
+        if fmt.is_float:
+            return flip_bits(x.detach(), masks, fmt), *args[1:]
+        codes = (x.detach() * (1.0 / scale)).round().add(zero).clamp(lo, hi)
+        return ((flip_bits(codes, masks, fmt) - zero) * scale).to(x.dtype), *args[1:]
+
+    return hook
+
+
+@contextmanager
+def faulty(model: nn.Module, sites: Sequence[FaultSite] = (), activations: FaultModel | None = None,
+           seed: int = 0, protection: Protection | None = None) -> Iterator[nn.Module]:
+    """Inside the block `model` computes with the weight faults `sites` (and fresh activation faults
+    on every forward pass when `activations` has a rate), its protected neurons voted or split."""
+    layers = compute_layers(model)
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0xAC7]).generate_state(1)[0]))
+    handles, stored = [], []
+    names = {s.layer for s in sites} | set(protection.channels if protection else ())
+    try:
+        for name in names:
+            if name not in layers:
+                raise ConfigError(f"faults: unknown layer {name!r}; the model's layers are {', '.join(layers)}")
+            m = layers[name]
+            fmt = weight_format(m)
+            copies = protection.copies if protection and name in protection.channels else 0
+            faults = [_code_fault(r, fmt) if r else None
+                      for r in ([s for s in sites if s.layer == name and s.replica == r] for r in range(1 + copies))]
+            weights = _StoredWeights(m)
+            stored.append(weights)
+            weights.use(faults[0])
+            if copies:
+                channels = torch.tensor(protection.channels[name], dtype=torch.int64)
+
+                def vote(module: nn.Module, args: tuple, out: torch.Tensor, faults=faults, channels=channels,
+                         weights=weights) -> torch.Tensor:
+                    outs = [out]
+                    for f in faults[1:]:
+                        weights.use(f)
+                        outs.append(module.forward(*args))  # forward itself: no hooks run again
+                    weights.use(faults[0])
+                    return _combine(outs, channels, protection.mode)
+
+                handles.append(m.register_forward_hook(vote))
+        if activations is not None and activations.target != "weights" and not activations.is_zero:
+            for name, m in _select(model, activations.layers, "fault").items():
+                handles.append(m.register_forward_pre_hook(_flip_activations(activations, m, name, g)))
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+        for weights in stored:
+            weights.use(None)
+
+
+# -- what protection costs ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProtectionCost:
+    extra_bytes: float  # stored copies of the protected neurons' weights and biases
+    extra_macs: int  # their multiply-accumulates computed again
+    extra_energy_pj: float  # the layers' energy per output channel (MACs and data), times the copies
+
+
+def protection_cost(model: nn.Module, input_shape: tuple[int, int, int], protection: Protection,
+                    hw: str = "horowitz45") -> ProtectionCost:
+    """Costs of protection beyond the unprotected model: a protected neuron's weights are stored, and its
+    outputs computed, `copies` more times (the voter or the adder of the halves is not counted)."""
+    from ._costs import layer_bits, variant_energy
+
+    layers = compute_layers(model)
+    bits = layer_bits(model)
+    energy = {e.name: e for e in variant_energy(model, input_shape, hw).layers}
+    extra_bytes, extra_macs, extra_pj = 0.0, 0, 0.0
+    for name, channels in protection.channels.items():
+        inner = wrapped_layer(layers[name])
+        out_channels = inner.weight.shape[0]
+        key = next((k for k in (f"{name}.layer", name) if k in energy), None)
+        width = bits[key].weights if key in bits else 32
+        per_channel_bytes = inner.weight[0].numel() * width / 8 + (4 if inner.bias is not None else 0)
+        n = len(channels) * protection.copies
+        extra_bytes += n * per_channel_bytes
+        if key is not None:
+            extra_macs += n * energy[key].macs // out_channels
+            extra_pj += n * energy[key].total_pj / out_channels
+    return ProtectionCost(extra_bytes, extra_macs, extra_pj)
