@@ -108,6 +108,7 @@ def _browser_check(path: Path) -> None:
         driver.quit()
 
 
+@pytest.mark.slow
 def test_search_optimizes_accuracy_under_faults_and_noise(tmp_path, digits):
     objectives = ["accuracy@faults:weights:0.001", "accuracy@noise:outputs:0.1", "size_bytes"]
     problem = TrainProblem("lenet", digits, objectives, (), TINY, HardwareChoices(bits=(8,), multipliers=(), prune=(0.0,)),

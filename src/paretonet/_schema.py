@@ -25,6 +25,8 @@ class ObjectiveSchema(_Strict):
     value: Number | None  # None: a non-finite value written as JSON null
     unit: StrictStr
     direction: Literal["max", "min"]
+    images: Annotated[StrictInt, Field(ge=0)] | None = None
+    interval: Annotated[list[Number | None], Field(min_length=2, max_length=2)] | None = None
 
 
 class RecordSchema(_Strict):

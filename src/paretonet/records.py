@@ -2,7 +2,8 @@
 
 JSON form (one per architecture, variant, dataset, seed), validated on read:
 {"format": 1, "architecture", "variant", "dataset", "seed", "objectives": [{"name", "value", "unit",
-"direction"}], "budgets": {...}, "versions": {..., "threads", "cpu_capability"}, "details": {...}}.
+"direction"[, "images", "interval"]}], "budgets": {...}, "versions": {..., "threads", "cpu_capability"}, "details": {...}}.
+An accuracy measured on images carries their count and its 95 % Wilson interval.
 """
 
 from __future__ import annotations
@@ -24,10 +25,26 @@ class Objective:
     value: float
     unit: str  # e.g. "fraction", "bytes", "MACs", "count", "pJ"
     direction: str  # "max" or "min"
+    images: int | None = None  # accuracies: the images measured on
+    interval: tuple[float, float] | None = None  # accuracies: 95 % Wilson interval over those images
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"objective {self.name!r}: direction {self.direction!r}, expected max or min")
+
+
+def wilson_interval(p: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion p measured on n images (defined at p = 0 and 1, unlike the normal approximation)."""
+    if n <= 0 or not math.isfinite(p):
+        return (math.nan, math.nan)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy_objective(name: str, value: float, images: int) -> Objective:
+    """An accuracy-type objective (a fraction of `images`, higher is better) with its image count and interval."""
+    return Objective(name, value, "fraction", "max", images=images, interval=wilson_interval(value, images))
 
 
 def eps_label(eps: float) -> str:
@@ -79,7 +96,7 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": RECORD_FORMAT, "architecture": self.architecture, "variant": self.variant,
-                "dataset": self.dataset, "seed": self.seed, "objectives": [asdict(o) for o in self.objectives],
+                "dataset": self.dataset, "seed": self.seed, "objectives": [_objective_dict(o) for o in self.objectives],
                 "budgets": _plain(self.budgets), "versions": _plain(self.versions), "details": _plain(self.details)}
 
     def to_json(self) -> str:
@@ -92,9 +109,16 @@ class Record:
 
         r = validate(RecordSchema, d, source)
         return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
-                   objectives=tuple(Objective(o.name, math.nan if o.value is None else o.value, o.unit, o.direction)
+                   objectives=tuple(Objective(o.name, math.nan if o.value is None else o.value, o.unit, o.direction,
+                                              o.images, None if o.interval is None else
+                                              tuple(math.nan if v is None else v for v in o.interval))
                                     for o in r.objectives),
                    budgets=dict(r.budgets), versions=dict(r.versions), details=dict(r.details))
+
+
+def _objective_dict(o: Objective) -> dict[str, Any]:
+    """Name, value, unit, direction; images and interval where they were measured."""
+    return {k: v for k, v in asdict(o).items() if v is not None or k == "value"}
 
 
 def _plain(value: Any) -> Any:

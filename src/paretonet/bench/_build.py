@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError, check_choice, check_float, check_int
-from ..records import Objective, Record, robust_name
+from ..records import Record, accuracy_objective, robust_name
 from ._table import Bench
 
 ProgressFn = Callable[[int, int, str], None]  # (rows done, rows wanted, architecture)
@@ -114,8 +114,7 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> Record:
         details["robustness"][attack] = r.details()
         budgets.update(r.budgets())
         robust_to_all &= np.array([b == "" for b in r.broken_by])
-    objectives.append(Objective(robust_name(f"worst:{cfg.preset}", cfg.eps), float(robust_to_all.mean()), "fraction",
-                                "max"))
+    objectives.append(accuracy_objective(robust_name(f"worst:{cfg.preset}", cfg.eps), float(robust_to_all.mean()), len(x)))
     names = cfg.proxies or ALL_PROXIES
     details["proxies"] = compute_proxies(arch, data, names, seeds=range(cfg.proxy_seeds))
     budgets["proxy_seeds"] = cfg.proxy_seeds

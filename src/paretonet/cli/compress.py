@@ -168,7 +168,7 @@ def approx_cmd(
 
 def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, output: Path | None) -> None:  # noqa: ANN001
     from ..pipeline import load_for_eval
-    from ..records import Objective, Record, versions
+    from ..records import Record, accuracy_objective, versions
     from ..variant import Variant, layer_sensitivity
 
     net, meta, data = load_for_eval(model, None, data_dir, 0)
@@ -176,12 +176,13 @@ def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, 
     t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time (float accuracy {base:.4f})")
     for col in ("layer", "accuracy", "accuracy lost"):
         t.add_column(col, justify="left" if col == "layer" else "right")
-    records = [Record(meta.architecture, data.name, meta.seed, (Objective("accuracy", base, "fraction", "max"),),
+    n = len(data.test)
+    records = [Record(meta.architecture, data.name, meta.seed, (accuracy_objective("accuracy", base, n),),
                       versions=versions())]
     for r in rows:
         t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.drop:.4f}")
         records.append(Record(meta.architecture, data.name, meta.seed,
-                              (Objective("accuracy", r.accuracy, "fraction", "max"),),
+                              (accuracy_objective("accuracy", r.accuracy, n),),
                               variant=str(Variant(multipliers=(f"{r.layer}@{spec}",))),
                               budgets={"test_images": len(data.test)}, versions=versions(),
                               details={"accuracy_lost": r.drop}))

@@ -79,7 +79,7 @@ def noise_cmd(
     from ..evaluate import noise_accuracy, perturbed_name
     from ..hw import NoiseModel
     from ..pipeline import load_quantized
-    from ..records import Objective
+    from ..records import accuracy_objective
     from ..variant import CALIBRATION_IMAGES, select_images
 
     w_levels, o_levels = _levels("--weights", weights), _levels("--outputs", outputs)
@@ -102,7 +102,7 @@ def noise_cmd(
                                           progress=lambda d, t, task=task: progress.update(task, completed=d)))
     out.print(_table(f"{meta.architecture} {str(variant) or '(as trained)'}: accuracy under noise, {len(x)} images",
                      results))
-    objectives = [Objective(perturbed_name(nm), r.mean, "fraction", "max") for nm, r in zip(models, results)]
+    objectives = [accuracy_objective(perturbed_name(nm), r.mean, r.images) for nm, r in zip(models, results)]
     write_records(output, [_record(net, meta, data, variant, objectives,
                                    {"noise_images": len(x), "noise_draws": draws, "noise_seed": seed},
                                    {"noise": [asdict(r) for r in results]})])
@@ -137,7 +137,7 @@ def faults_cmd(
     from ..evaluate import fault_accuracy, layer_vulnerability, neuron_vulnerability, perturbed_name, top_neurons
     from ..hw import FaultModel, Protection, compute_layers, protection_cost, weight_format
     from ..pipeline import load_quantized
-    from ..records import Objective
+    from ..records import accuracy_objective
     from ..variant import select_images
 
     if rate is not None and count is not None:
@@ -183,7 +183,7 @@ def faults_cmd(
                                                 progress=lambda d, t, task=task: progress.update(task, completed=d)))
     title = f"{meta.architecture} {variant}: accuracy under bit flips, {len(x)} images"
     out.print(_table(title, results))
-    objectives = [Objective(perturbed_name(f), r.mean, "fraction", "max") for f, r in zip(faults, results)]
+    objectives = [accuracy_objective(perturbed_name(f), r.mean, r.images) for f, r in zip(faults, results)]
     details: dict = {"faults": [asdict(r) for r in results]}
     if vulnerability:
         t = Table(title=f"vulnerability on {len(rx)} {'validation' if len(data.val) else 'test'} images: layers under "

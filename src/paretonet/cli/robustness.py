@@ -80,7 +80,7 @@ def robustness_cmd(
     from ..evaluate import BASIC_OBJECTIVES, RobustnessConfig, evaluate_objectives, noise_robustness, parse_noise_spec
     from ..evaluate import robustness_curve
     from ..pipeline import load_for_eval
-    from ..records import Objective, Record, versions
+    from ..records import Record, accuracy_objective, versions
     from ..variant import select_images
 
     eps_values = numbers("--eps", eps)
@@ -117,7 +117,7 @@ def robustness_cmd(
             nt.add_row(p.kind, f"{p.level:g}", f"{p.mean_accuracy:.4f}", f"{p.std_accuracy:.4f}")
         out.print(nt)
     objectives = [*evaluate_objectives(net, data, BASIC_OBJECTIVES), *(r.objective() for r in curve),
-                  *(Objective(f"accuracy@noise:{p.kind}:{p.level:g}", p.mean_accuracy, "fraction", "max")
+                  *(accuracy_objective(f"accuracy@noise:{p.kind}:{p.level:g}", p.mean_accuracy, len(x))
                     for p in noise_points)]
     budgets = {"test_images": len(data.test), "robust_images": len(x), "noise_draws": draws,
                "attacks": {f"{a.name}@{r.eps:g}": a.budget for r in curve for a in r.attacks}}

@@ -30,7 +30,7 @@ from ..hw import (
     wrapped_layer,
 )
 from ..layers import eval_mode
-from ..records import Objective
+from ..records import Objective, accuracy_objective
 
 Progress = Callable[[int, int], None]  # (done, total)
 NOISE_DRAWS, FAULT_TRIALS = 5, 20  # defaults of the accuracy@noise / accuracy@faults objectives
@@ -226,4 +226,4 @@ def perturbed_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, name
         r = noise_accuracy(model, x, y, spec, draws=draws, seed=seed, calibration=calibration)
     else:
         r = fault_accuracy(model, x, y, spec, trials=trials, seed=seed)
-    return Objective(perturbed_name(spec), r.mean, "fraction", "max"), r
+    return accuracy_objective(perturbed_name(spec), r.mean, r.images), r

@@ -16,7 +16,7 @@ from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
 from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
-from ..records import Objective
+from ..records import Objective, accuracy_objective
 from ._accuracy import accuracy
 
 
@@ -35,7 +35,7 @@ ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
 
 @OBJECTIVES.register("accuracy")
 def _accuracy(ctx: EvalContext) -> Objective:
-    return Objective("accuracy", accuracy(ctx.model, ctx.dataset.test), "fraction", "max")
+    return accuracy_objective("accuracy", accuracy(ctx.model, ctx.dataset.test), len(ctx.dataset.test))
 
 
 @OBJECTIVES.register("params")

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
 from ..layers import has_gradient_free_layers
-from ..records import Objective, robust_name
+from ..records import Objective, accuracy_objective, robust_name
 from ._attacks import ATTACKS, NORMS, AttackConfig
 from ._running import bounds_violation, predict, run_attack
 from ._sanity import SanityCheck, run_sanity_checks
@@ -133,7 +133,7 @@ class RobustnessResult:
         """Per-image robust accuracy: the attack's name when one attack ran as asked, else 'worst:<label>'
         (a preset, or one attack run by BPDA, transfer and Square on a model without useful gradients)."""
         attacks = self.preset if len(self.attacks) == 1 else f"worst:{self.preset}"
-        return Objective(robust_name(attacks, self.eps), self.robust_accuracy, "fraction", "max")
+        return accuracy_objective(robust_name(attacks, self.eps), self.robust_accuracy, self.n_images)
 
 
 def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, AttackConfig, str]], str]:

@@ -17,26 +17,22 @@ from ._energy import (
     mac_energy_pj,
     model_energy,
 )
+from ._compute import CALIBRATION_IMAGES, compute_layers, wrapped_layer
 from ._faults import (
-    CALIBRATION_IMAGES,
     FAULT_TARGETS,
     PROTECTIONS,
     CodeFormat,
     FaultModel,
     FaultSite,
-    NoiseModel,
     Protection,
     ProtectionCost,
-    compute_layers,
     draw_weight_faults,
     faulty,
     flip_bits,
-    noisy,
-    output_ranges,
     protection_cost,
     weight_format,
-    wrapped_layer,
 )
+from ._noise import NoiseModel, noisy, output_ranges
 from ._latency import CpuLatency, measure_cpu_latency
 from ._hardware import EYERISS, HARDWARE_PRESETS, HOROWITZ45, Hardware, MemoryLevel, hardware
 from ._prune import finalize_pruning, prune_channels, prune_unstructured

@@ -1,20 +1,9 @@
-"""Noisy computation and bit-flip faults, injected into a model's conv and linear layers with hooks.
+"""Bit-flip faults (memories and datapaths) and the protection of chosen neurons, injected into the
+compute layers with hooks.
 
-The compute layers are the quantized (QuantLayer) and approximate (ApproxLayer) wrappers and the
-bare Conv2d / Linear layers of a float model, named as in the float model (a wrapper takes the
-name of the layer it wraps), so one noise or fault model fits every variant of an architecture.
-
-Noise (analog and in-memory accelerators), a fresh draw on every forward pass from one seeded generator:
-- weights: Gaussian noise on the weights the layer computes with (after quantization), std relative
-  to the layer's largest |w| (additive) or to each weight (multiplicative). Applied by linearity,
-  layer(x; w + n) = layer(x; w) + layer(x; n) without the bias, so it works on every kind of layer.
-- outputs: Gaussian noise on the MAC outputs (before the activation), std relative to the layer's
-  output range: max - min of its clean outputs on calibration images (`output_ranges`); without
-  ranges, the range of the batch itself.
-
-Faults (memories and datapaths): bit flips in the stored words, two's complement for signed integer
-codes, the IEEE pattern for float32 (a float model is faulted as it is stored: an exponent flip is
-what makes float weights fragile).
+Faults flip bits in the stored words: two's complement for signed integer codes, the IEEE pattern
+for float32 (a float model is faulted as it is stored: an exponent flip is what makes float weights
+fragile).
 - weights: the stored words are corrupted once (a trial): `draw_weight_faults` picks the flipped
   bits; `faulty` installs them (a wrapper's `code_fault`, a float layer's weights in place).
 - activations: the words a layer reads, each bit flipped with probability `rate` on every pass.
@@ -26,170 +15,23 @@ the scale) whose outputs add. Each copy's stored codes take their own faults.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
-from ._quantize import QUANTIZABLE, QuantLayer
+from ._compute import compute_layers, is_approximate, is_wrapper, select_layers, wrapped_layer
+from ._quantize import QuantLayer
 
-CALIBRATION_IMAGES = 2000  # training images that set activation ranges (quantizers) and output-noise ranges
 FAULT_TARGETS = ("weights", "activations", "both")
 PROTECTIONS = ("tmr", "split")
 EXTRA_COPIES = {"tmr": 2, "split": 1}  # stored copies of a protected neuron beyond the original
 
 
-def _approx_type() -> type:
-    from .approx import ApproxLayer  # the approximate layers build on this package's quantizer
-
-    return ApproxLayer
-
-
-def compute_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Every layer that multiplies, in module order: wrappers, and conv/linear layers no wrapper holds."""
-    wrappers = (QuantLayer, _approx_type())
-    inner = {id(m.layer) for m in model.modules() if isinstance(m, wrappers)}
-    return {n: m for n, m in model.named_modules()
-            if isinstance(m, wrappers) or (isinstance(m, QUANTIZABLE) and id(m) not in inner)}
-
-
-def wrapped_layer(m: nn.Module) -> nn.Module:
-    """The conv or linear layer a compute layer multiplies with (the layer itself when it is bare)."""
-    return m.layer if isinstance(m, (QuantLayer, _approx_type())) else m
-
-
-def _select(model: nn.Module, layers: tuple[str, ...], what: str) -> dict[str, nn.Module]:
-    found = compute_layers(model)
-    unknown = [n for n in layers if n not in found]
-    if unknown:
-        raise ConfigError(f"{what} layers: unknown {', '.join(unknown)}; the model's layers are {', '.join(found)}")
-    return {n: m for n, m in found.items() if not layers or n in layers}
-
-
-# -- noise ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class NoiseModel:
-    """Gaussian computation noise; label 'weights:0.05+outputs:0.1' ('weights-rel' multiplicative)."""
-
-    weights: float = 0.0  # std relative to the layer's max |w| (additive) or to each weight (multiplicative)
-    multiplicative: bool = False
-    outputs: float = 0.0  # std relative to the layer's output range
-    layers: tuple[str, ...] = ()  # empty: every compute layer
-
-    def __post_init__(self) -> None:
-        check_float("weight noise", self.weights, minimum=0.0)
-        check_float("output noise", self.outputs, minimum=0.0)
-
-    @property
-    def is_zero(self) -> bool:
-        return self.weights == 0 and self.outputs == 0
-
-    @property
-    def label(self) -> str:
-        parts = [f"{'weights-rel' if self.multiplicative else 'weights'}:{self.weights:g}"] if self.weights else []
-        parts += [f"outputs:{self.outputs:g}"] if self.outputs or not parts else []
-        return "+".join(parts) + (f"@{'+'.join(self.layers)}" if self.layers else "")
-
-    @classmethod
-    def parse(cls, text: str) -> "NoiseModel":
-        body, _, layers = text.partition("@")
-        kwargs: dict = {"layers": tuple(n for n in layers.split("+") if n)}
-        for part in body.split("+"):
-            kind, _, value = part.partition(":")
-            if kind not in ("weights", "weights-rel", "outputs") or not value:
-                raise ConfigError(f"noise: got {text!r}, expected parts such as weights:0.05, weights-rel:0.05 or "
-                                  "outputs:0.1 joined by '+' (optionally @layer+layer)")
-            try:
-                level = float(value)
-            except ValueError:
-                raise ConfigError(f"noise: got {text!r}; {value!r} is not a number") from None
-            if kind == "outputs":
-                kwargs["outputs"] = level
-            else:
-                kwargs.update(weights=level, multiplicative=kind == "weights-rel")
-        return cls(**kwargs)
-
-
-def _effective_weight(m: nn.Module) -> torch.Tensor:
-    """The weights the layer multiplies with: after quantization, as codes * scale."""
-    if isinstance(m, QuantLayer):
-        return m.quantized_weight().detach()
-    if isinstance(m, _approx_type()):
-        w = m.weight_codes()
-        return (w.codes - w.zero) * w.scale
-    return m.weight.detach()
-
-
-def _effective_input(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if isinstance(m, QuantLayer):
-        return m.act(x)
-    if isinstance(m, _approx_type()):
-        scale, zero = m.input_qparams()
-        lo, hi = (-128, 127) if m.multiplier.signed else (0, 255)
-        return torch.fake_quantize_per_tensor_affine(x, scale, zero, lo, hi)
-    return x
-
-
-def _multiply(inner: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return inner._conv_forward(x, w, None) if isinstance(inner, nn.Conv2d) else F.linear(x, w)
-
-
-def output_ranges(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
-    """max - min of every compute layer's clean output over `images`: the scale of MAC-output noise."""
-    lo: dict[str, float] = {}
-    hi: dict[str, float] = {}
-    handles = []
-    for name, m in compute_layers(model).items():
-        def hook(module: nn.Module, args: tuple, out: torch.Tensor, name: str = name) -> None:
-            lo[name] = min(lo.get(name, math.inf), float(out.min()))
-            hi[name] = max(hi.get(name, -math.inf), float(out.max()))
-        handles.append(m.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                model(images[i : i + batch_size])
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return {n: hi[n] - lo[n] for n in lo}
-
-
-@contextmanager
-def noisy(model: nn.Module, noise: NoiseModel, seed: int,
-          ranges: Mapping[str, float] | None = None) -> Iterator[nn.Module]:
-    """Inside the block every forward pass of `model` computes with a fresh draw of `noise`."""
-    layers = _select(model, noise.layers, "noise")
-    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0x401]).generate_state(1)[0]))
-    handles = []
-    for name, m in layers.items() if not noise.is_zero else ():
-        def hook(module: nn.Module, args: tuple, out: torch.Tensor, name: str = name) -> torch.Tensor:
-            if noise.weights:
-                w = _effective_weight(module)
-                eps = torch.randn(w.shape, generator=g)
-                n = noise.weights * (w * eps if noise.multiplicative else w.abs().max() * eps)
-                out = out + _multiply(wrapped_layer(module), _effective_input(module, args[0]), n)
-            if noise.outputs:
-                span = ranges[name] if ranges is not None else float(out.detach().max() - out.detach().min())
-                out = out + noise.outputs * span * torch.randn(out.shape, generator=g)
-            return out
-        handles.append(m.register_forward_hook(hook))
-    try:
-        yield model
-    finally:
-        for h in handles:
-            h.remove()
-
-
-# -- faults ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FaultModel:
     """Bit flips; label 'weights:0.0001', 'weights:n=10:bits=7', 'activations:1e-05', 'both:...'."""
@@ -252,7 +94,7 @@ def weight_format(m: nn.Module) -> CodeFormat:
     """How the layer stores its weights: integer codes of a width, or float32."""
     if isinstance(m, QuantLayer):
         return CodeFormat(m.weight_bits, True)
-    if isinstance(m, _approx_type()):
+    if is_approximate(m):
         return CodeFormat(8, m.multiplier.signed)
     return FLOAT32_CODES
 
@@ -261,7 +103,7 @@ def _input_format(m: nn.Module) -> tuple[CodeFormat, float, int]:
     """Code format, scale and zero point of the activations `m` reads."""
     if isinstance(m, QuantLayer):
         return CodeFormat(m.act_bits, False), *m.act.qparams()
-    if isinstance(m, _approx_type()):
+    if is_approximate(m):
         return CodeFormat(8, m.multiplier.signed), *m.input_qparams()
     return FLOAT32_CODES, 1.0, 0
 
@@ -324,7 +166,7 @@ def draw_weight_faults(model: nn.Module, fault: FaultModel, seed: int,
     if fault.target == "activations" or fault.is_zero:
         return ()
     base, copies = [], []  # blocks: (layer, replica, flat indices, positions)
-    for name, m in _select(model, fault.layers, "fault").items():
+    for name, m in select_layers(model, fault.layers, "fault").items():
         positions = _positions(fault, weight_format(m), name)
         w = wrapped_layer(m).weight
         base.append((name, 0, np.arange(w.numel()), positions))
@@ -388,7 +230,7 @@ class _StoredWeights:
 
     def __init__(self, m: nn.Module) -> None:
         self.m = m
-        self.original = None if isinstance(m, (QuantLayer, _approx_type())) else m.weight.detach().clone()
+        self.original = None if is_wrapper(m) else m.weight.detach().clone()
 
     def use(self, fault) -> None:  # noqa: ANN001
         if self.original is None:
@@ -452,7 +294,7 @@ def faulty(model: nn.Module, sites: Sequence[FaultSite] = (), activations: Fault
 
                 handles.append(m.register_forward_hook(vote))
         if activations is not None and activations.target != "weights" and not activations.is_zero:
-            for name, m in _select(model, activations.layers, "fault").items():
+            for name, m in select_layers(model, activations.layers, "fault").items():
                 handles.append(m.register_forward_pre_hook(_flip_activations(activations, m, name, g)))
         yield model
     finally:

@@ -190,3 +190,11 @@ def write_report(run_dir: str | Path, member: int | None = None, output: str | P
             + "".join(sections) + "</body></html>")
     path.write_text(html, encoding="utf-8")
     return path
+
+
+from ._compare import (  # noqa: E402
+    FORMATS, Comparison, compare, describe, difference_interval, read_records, render, table_headers, table_rows, within_noise,
+)
+
+__all__ = ["FORMATS", "REPORT_NAME", "Comparison", "compare", "describe", "difference_interval", "read_records", "render",
+           "table_headers", "table_rows", "within_noise", "write_report"]

@@ -1,0 +1,339 @@
+"""Records from any command side by side: one table, values relative to a baseline row, the Pareto front
+over chosen objectives, constraints, and the table as CSV, Markdown, LaTeX or JSON.
+
+A difference of two accuracies is "within noise" when the 95 % interval of the difference of two
+proportions (Newcombe's hybrid score interval, from each side's Wilson interval) contains zero. Two
+models scored on the same images would allow the sharper paired (McNemar) test; records carry counts,
+not per-image outcomes, so the unpaired interval is used: it can only call more differences noise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..records import Objective, Record, records_from_json
+
+FORMATS = ("table", "csv", "md", "latex", "json")
+_WHERE = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*(x?)\s*$")
+# short names of the basic objectives: what a user types in --where / --front
+ALIASES = {"energy": "energy_pj@", "energy_mac": "energy_mac_pj@", "energy_data": "energy_data_pj@", "size": "size_bytes"}
+
+
+# -- reading --------------------------------------------------------------------------------------
+def _records_of_json(path: Path, strict: bool) -> list[Record]:
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        if strict:
+            raise ConfigError(f"FILES: {path} is not a JSON record file ({e})") from None
+        return []
+    looks = isinstance(payload, dict) and "objectives" in payload or (
+        isinstance(payload, list) and payload and all(isinstance(d, dict) and "objectives" in d for d in payload))
+    if not looks:
+        if strict:
+            raise ConfigError(f"FILES: {path} holds no Records (expected the JSON a paretonet command writes with "
+                              "--output)")
+        return []
+    return records_from_json(payload, str(path))
+
+
+def read_records(paths: Sequence[str | Path]) -> list[Record]:
+    """Records from files (a Record's JSON or a list of them; a bench build store) and folders (every JSON
+    file in them that holds Records, e.g. a search run's front.json). A named file that is none: an error."""
+    from ..bench import BenchStore
+
+    out: list[Record] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*.json")):
+                out += _records_of_json(f, strict=False)
+        elif p.is_file() and p.read_bytes()[:16] == b"SQLite format 3\x00":
+            store = BenchStore(p, must_exist=True)
+            try:
+                out += store.records()
+            finally:
+                store.close()
+        elif p.is_file():
+            out += _records_of_json(p, strict=True)
+        else:
+            raise ConfigError(f"FILES: {p} does not exist")
+    if not out:
+        raise ConfigError(f"FILES: no Records in {', '.join(map(str, paths))}")
+    return out
+
+
+# -- intervals --------------------------------------------------------------------------------------
+def difference_interval(a: Objective, b: Objective) -> tuple[float, float] | None:
+    """95 % interval of a - b for two accuracies with Wilson intervals (Newcombe 1998, method 10)."""
+    if a.interval is None or b.interval is None:
+        return None
+    (l1, u1), (l2, u2) = a.interval, b.interval
+    d = a.value - b.value
+    return (d - math.sqrt((a.value - l1) ** 2 + (u2 - b.value) ** 2),
+            d + math.sqrt((u1 - a.value) ** 2 + (b.value - l2) ** 2))
+
+
+def within_noise(a: Objective, b: Objective) -> bool | None:
+    iv = difference_interval(a, b)
+    return None if iv is None else iv[0] <= 0.0 <= iv[1]
+
+
+# -- the comparison -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    op: str
+    bound: float
+    relative: bool  # bound times the baseline's value
+
+    def holds(self, value: float, base: float | None) -> bool:
+        bound = self.bound * base if self.relative and base is not None else self.bound
+        return value <= bound if self.op == "<=" else value >= bound
+
+
+@dataclass(frozen=True)
+class Comparison:
+    records: tuple[Record, ...]
+    names: tuple[str, ...]  # objective columns, in first-seen order
+    baseline: int | None  # row index of the baseline record
+    front_objectives: tuple[str, ...]
+    on_front: tuple[bool, ...]
+
+    def objective(self, row: int, name: str) -> Objective | None:
+        return next((o for o in self.records[row].objectives if o.name == name), None)
+
+    def unit(self, name: str) -> str:
+        return next(o.unit for r in self.records for o in r.objectives if o.name == name)
+
+    def relative(self, row: int, name: str) -> tuple[str, bool | None]:
+        """The value against the baseline ('+0.0120' points for fractions, '0.52x' otherwise) and whether
+        an accuracy difference is within noise; ('', None) without a baseline or a value."""
+        if self.baseline is None:
+            return "", None
+        o, b = self.objective(row, name), self.objective(self.baseline, name)
+        if o is None or b is None or not (math.isfinite(o.value) and math.isfinite(b.value)):
+            return "", None
+        if o.unit == "fraction":
+            return f"{o.value - b.value:+.4f}", within_noise(o, b)
+        return (f"{o.value / b.value:.3g}x" if b.value else "-"), None
+
+
+def resolve(name: str, names: Sequence[str], what: str) -> str:
+    """An objective by its full name, or by a short name (energy, size) matching exactly one column."""
+    if name in names:
+        return name
+    prefix = ALIASES.get(name, name + "@")
+    found = [n for n in names if n == prefix or n.startswith(prefix)]
+    if len(found) == 1:
+        return found[0]
+    hint = f"it matches {', '.join(found)}" if found else f"the records have {', '.join(names)}"
+    raise ConfigError(f"{what}: unknown objective {name!r}; {hint}")
+
+
+def parse_where(text: str, names: Sequence[str]) -> Constraint:
+    """'energy<=0.5x' (relative to the baseline), 'accuracy>=0.95', 'size_bytes<=60000'."""
+    m = _WHERE.match(text)
+    if m is None:
+        raise ConfigError(f"--where: got {text!r}, expected <objective><=<number>[x] or <objective>>=<number>[x]")
+    try:
+        bound = float(m[3])
+    except ValueError:
+        raise ConfigError(f"--where: {m[3]!r} in {text!r} is not a number") from None
+    return Constraint(resolve(m[1], names, "--where"), m[2], bound, m[4] == "x")
+
+
+def _baseline(records: Sequence[Record], baseline: str | None) -> int | None:
+    if baseline is None:
+        return None
+    if baseline.isdigit():
+        if int(baseline) >= len(records):
+            raise ConfigError(f"--baseline: row {baseline} does not exist; there are {len(records)} records (0..)")
+        return int(baseline)
+    rows = [i for i, r in enumerate(records) if r.variant == ("" if baseline in ("float", "as-trained") else baseline)]
+    if not rows:
+        raise ConfigError(f"--baseline: no record has the variant {baseline!r}; give a row number or one of "
+                          f"{', '.join(sorted({r.variant or 'float' for r in records}))}")
+    return rows[0]
+
+
+def compare(records: Sequence[Record], *, baseline: str | None = None, front: Sequence[str] = (),
+            where: Sequence[str] = (), allow_mixed: bool = False) -> Comparison:
+    """The records that meet `where`, with the Pareto front over `front` (default: accuracy, energy and
+    size where every record has them) marked; `baseline` is a row number or a variant string."""
+    datasets = sorted({r.dataset for r in records})
+    if len(datasets) > 1 and not allow_mixed:
+        raise ConfigError(f"FILES: records of different datasets ({', '.join(datasets)}); numbers of different test "
+                          "sets do not compare: pass --allow-mixed to put them side by side anyway")
+    names = tuple(dict.fromkeys(o.name for r in records for o in r.objectives))
+    b = _baseline(records, baseline)
+    constraints = [parse_where(w, names) for w in where]
+    if any(c.relative for c in constraints) and b is None:
+        raise ConfigError("--where: a relative bound (0.5x) needs --baseline")
+    base_values = {o.name: o.value for o in records[b].objectives} if b is not None else {}
+    keep = [i for i, r in enumerate(records)
+            if all((v := {o.name: o.value for o in r.objectives}.get(c.name)) is not None
+                   and c.holds(v, base_values.get(c.name)) for c in constraints)]
+    kept = tuple(records[i] for i in keep)
+    new_b = keep.index(b) if b is not None and b in keep else None
+    names = tuple(dict.fromkeys(o.name for r in kept for o in r.objectives))
+    common = [n for n in names if all(any(o.name == n for o in r.objectives) for r in kept)]
+    if front:
+        chosen = tuple(resolve(n, names or ("(no rows left)",), "--front") for n in front)
+    else:
+        chosen = tuple(n for n in (resolve_or_none("accuracy", common), resolve_or_none("energy", common),
+                                   resolve_or_none("size", common)) if n)
+    return Comparison(kept, names, new_b, chosen, _front_mask(kept, chosen))
+
+
+def resolve_or_none(name: str, names: Sequence[str]) -> str | None:
+    try:
+        return resolve(name, names, "")
+    except ConfigError:
+        return None
+
+
+def _front_mask(records: Sequence[Record], names: Sequence[str]) -> tuple[bool, ...]:
+    """Non-dominated rows over `names` (each in its direction); a row missing one of them is not on it."""
+    if len(names) < 2 or not records:
+        return tuple(False for _ in records)
+    rows, values = [], []
+    for i, r in enumerate(records):
+        by = {o.name: o for o in r.objectives}
+        if all(n in by and math.isfinite(by[n].value) for n in names):
+            rows.append(i)
+            values.append([by[n].value * (-1 if by[n].direction == "max" else 1) for n in names])
+    v = np.array(values)
+    mask = [False] * len(records)
+    for k, i in enumerate(rows):
+        dominated = np.any(np.all(v <= v[k], axis=1) & np.any(v < v[k], axis=1))
+        mask[i] = not bool(dominated)
+    return tuple(mask)
+
+
+# -- output ---------------------------------------------------------------------------------------
+def _value(o: Objective | None) -> str:
+    if o is None or not math.isfinite(o.value):
+        return "-"
+    if o.unit == "fraction":
+        return f"{o.value:.4f}"
+    if o.unit in ("bytes", "count", "MACs"):
+        return f"{o.value:,.0f}"
+    return f"{o.value:.4g}"
+
+
+def _cell(c: Comparison, row: int, name: str) -> str:
+    o = c.objective(row, name)
+    text = _value(o)
+    if o is not None and o.interval is not None and math.isfinite(o.value):
+        text += f" ±{(o.interval[1] - o.interval[0]) / 2:.3f}"
+    rel, noise = c.relative(row, name)
+    if rel and row != c.baseline:
+        text += f" ({rel}{', within noise' if noise else ''})"
+    return text
+
+
+def _row_name(r: Record) -> str:
+    return f"{r.architecture} {r.variant or '(float)'}"
+
+
+def table_headers(c: Comparison) -> list[str]:
+    """Objective columns with their unit; accuracies with ± half their 95 % interval; a change in parentheses is
+    against the baseline row (points for fractions, a ratio otherwise)."""
+    return ["row", "front", "architecture", "variant", "seed",
+            *(f"{n} ({c.unit(n)}{' ±95 %' if c.unit(n) == 'fraction' else ''})" for n in c.names)]
+
+
+def describe(c: Comparison) -> str:
+    """One line saying what the table holds: records, the front's objectives, the baseline."""
+    front = f"front (*) over {', '.join(c.front_objectives)}" if c.front_objectives else "no front: give --front"
+    base = (f"; in parentheses the change against row {c.baseline} (points for fractions, a ratio otherwise)"
+            if c.baseline is not None else "")
+    return f"{len(c.records)} records on {', '.join(sorted({r.dataset for r in c.records}))}; {front}{base}"
+
+
+def table_rows(c: Comparison) -> list[list[str]]:
+    return [[str(i), "*" if c.on_front[i] else "", r.architecture, r.variant or "(float)", str(r.seed),
+             *(_cell(c, i, n) for n in c.names)] for i, r in enumerate(c.records)]
+
+
+def to_json(c: Comparison) -> list[dict]:
+    out = []
+    for i, r in enumerate(c.records):
+        d = {"row": i, "on_front": c.on_front[i], **r.to_dict()}
+        if c.baseline is not None:
+            d["vs_baseline"] = {n: {"change": c.relative(i, n)[0], "within_noise": c.relative(i, n)[1]}
+                                for n in c.names if c.relative(i, n)[0]}
+        out.append(d)
+    return out
+
+
+def to_csv(c: Comparison) -> str:
+    """Plain numbers: each objective's value, its interval, and its change against the baseline."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = ["row", "on_front", "architecture", "variant", "dataset", "seed"]
+    for n in c.names:
+        cols += [n, f"{n} low", f"{n} high", f"{n} images"] if c.unit(n) == "fraction" else [n]
+        cols += [f"{n} vs baseline", f"{n} within noise"] if c.baseline is not None else []
+    w.writerow(cols)
+    for i, r in enumerate(c.records):
+        line: list = [i, c.on_front[i], r.architecture, r.variant, r.dataset, r.seed]
+        for n in c.names:
+            o = c.objective(i, n)
+            line.append("" if o is None else repr(o.value))
+            if c.unit(n) == "fraction":
+                iv = o.interval if o is not None and o.interval else ("", "")
+                line += [iv[0], iv[1], "" if o is None or o.images is None else o.images]
+            if c.baseline is not None:
+                rel, noise = c.relative(i, n)
+                line += [rel, "" if noise is None else noise]
+        w.writerow(line)
+    return buf.getvalue()
+
+
+def to_markdown(c: Comparison) -> str:
+    h = table_headers(c)
+    lines = ["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(c)]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def to_latex(c: Comparison) -> str:
+    """A booktabs tabular (needs \\usepackage{booktabs}); front rows marked with an asterisk."""
+    h = table_headers(c)
+    lines = [r"\begin{tabular}{" + "l" * 5 + "r" * (len(h) - 5) + "}", r"\toprule",
+             " & ".join(latex_escape(x) for x in h) + r" \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(x) for x in row) + r" \\" for row in table_rows(c)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def render(c: Comparison, fmt: str) -> str:
+    """The comparison as text: csv, md, latex or json ('table' is the Markdown table: the CLI draws its own)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        return to_csv(c)
+    if fmt in ("md", "table"):
+        return to_markdown(c)
+    if fmt == "latex":
+        return to_latex(c)
+    return json.dumps(to_json(c), indent=1) + "\n"
