@@ -458,7 +458,7 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
                  "--output", str(tmp_path / "s.json")])
     sens = json.loads((tmp_path / "s.json").read_text())
     assert code == 0 and [r["variant"] for r in sens] == ["", *(f"multipliers={n}@trunc:k=10" for n in
-                                                             ("1.0", "1.3", "1.7", "1.9"))]
+                                                             ("conv1", "conv2", "fc1", "classifier"))]
     assert all(-1 <= r["details"]["accuracy_lost"] <= 1 for r in sens[1:])
 
 
@@ -493,3 +493,24 @@ def test_cli_multipliers_bad_input(capsys, shared, tmp_path, args):
     code = main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+
+
+def test_layers_by_readable_name(lenet5, digits):
+    from paretonet.hw import layer_names
+    from paretonet.spaces import Architecture
+    from paretonet.variant import Variant, apply_variant
+
+    assert layer_names(lenet5) == {"1.1": "conv1", "1.4": "conv2", "1.8": "fc1", "1.10": "fc2", "1.12": "classifier"}
+    arch = Architecture.parse("lenet:lenet5")
+    readable = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("conv1", "fc1")))
+    modules = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("1.1", "1.8")))
+    assert str(readable.variant) == str(modules.variant) == "multiplier=trunc:k=6,approx_layers=conv1+fc1"
+    assert sorted(approx_layers(readable.model)) == ["1.1.layer", "1.8.layer"]
+    x = digits.test.x[:50]
+    with torch.no_grad():
+        assert torch.equal(readable.model(x), modules.model(x))
+    exact = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", exact_layers=("fc1",)))
+    assert str(exact.variant) == "multiplier=trunc:k=6,exact_layers=fc1"
+    assert sorted(approx_layers(exact.model)) == ["1.1.layer", "1.10.layer", "1.12.layer", "1.4.layer"]
+    with pytest.raises(ConfigError, match="unknown layer 'fc3'; the model's layers are conv1 \\(1.1\\)"):
+        apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", exact_layers=("fc3",)))

@@ -253,8 +253,8 @@ def test_bad_noise_and_fault_models(case):
 def test_bit_beyond_the_width_and_unknown_layers(int8):
     with pytest.raises(ConfigError, match="bit position 8 is beyond the 8-bit codes"):
         draw_weight_faults(int8, FaultModel(rate=0.1, bits=(8,)), 0)
-    with pytest.raises(ConfigError, match="unknown conv1"):
-        draw_weight_faults(int8, FaultModel(rate=0.1, layers=("conv1",)), 0)
+    with pytest.raises(ConfigError, match="unknown layer 'conv9'; the model's layers are conv1 \\(1.1\\), conv2"):
+        draw_weight_faults(int8, FaultModel(rate=0.1, layers=("conv9",)), 0)
 
 
 def test_cli_noise_and_faults_write_records(capsys, saved_model, tmp_path):

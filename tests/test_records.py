@@ -132,7 +132,7 @@ def test_every_variant_kind_saves_and_loads_bit_identically(saved_model, shared,
         save_model(path, vm.model, ModelMeta(str(vm.architecture), meta.input_shape, meta.n_classes, meta.dataset,
                                              variant=str(vm.variant)))
         loaded, lmeta = load_model(path)
-        assert lmeta.variant == str(variant) and lmeta.architecture == str(vm.architecture)
+        assert lmeta.variant == str(vm.variant) and lmeta.architecture == str(vm.architecture)
         a, b = _outputs(vm.model, x), _outputs(loaded, x)
         assert torch.equal(a.view(torch.int32), b.view(torch.int32)), kind  # bit for bit
         assert evaluate_objectives(loaded, data, ("size_bytes", "energy")) == \

@@ -132,8 +132,8 @@ def multipliers_cmd(
 def approx_cmd(
     model: ModelArg,
     multiplier: Annotated[str, typer.Option(help="Built-in design (e.g. drum:k=6), table name in --lut-dir, or .bin file.")],
-    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to approximate (default: all).")] = None,
-    exact_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers kept float.")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to approximate: conv1, fc1, classifier ... or module names (default: all).")] = None,
+    exact_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers kept float (names as --layers).")] = None,
     retrain: Annotated[int, typer.Option(help="Straight-through retraining epochs.")] = 0,
     lut_dir: LutDirOpt = None,
     signed: SignedOpt = None,

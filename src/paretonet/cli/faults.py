@@ -24,7 +24,8 @@ from ._common import (
     write_records,
 )
 
-LayersOpt = Annotated[Optional[str], typer.Option("--layers", help="Comma-separated layers (default: every conv/linear).")]
+LayersOpt = Annotated[Optional[str], typer.Option(
+    "--layers", help="Comma-separated layers: conv1, fc1, classifier ... or module names (default: every conv/linear).")]
 ImagesOpt = Annotated[Optional[int], typer.Option(help="Test images, a seeded sample (default: all).")]
 
 

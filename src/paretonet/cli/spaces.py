@@ -22,7 +22,7 @@ def spaces_cmd(
     output: OutputOpt = None,
 ) -> None:
     """List search spaces, or show architectures with their parameter and MAC counts (one Record each)."""
-    from ..hw import count_macs, count_params, profile_layers
+    from ..hw import count_macs, count_params, layer_names, profile_layers
     from ..records import Objective, Record, versions
     from ..spaces import SPACES, Architecture, build_model, sample_architecture
 
@@ -46,7 +46,9 @@ def spaces_cmd(
     records = []
     for a in archs:
         model = build_model(a, shape, classes)
-        layers = [{"name": p.name, "kind": p.kind, "out_shape": list(p.out_shape), "params": p.params, "macs": p.macs}
+        readable = layer_names(model)
+        layers = [{"name": readable[p.name], "module": p.name, "kind": p.kind, "out_shape": list(p.out_shape),
+                   "params": p.params, "macs": p.macs}
                   for p in profile_layers(model, shape) if p.kind in ("conv", "linear")]
         objectives = (Objective("params", float(count_params(model)), "count", "min"),
                       Objective("macs", float(count_macs(model, shape).total_macs), "MACs", "min"))
@@ -60,11 +62,11 @@ def spaces_cmd(
         t.add_row(r.architecture, f"{r.value('params'):,.0f}", f"{r.value('macs'):,.0f}")
     out.print(t)
     if len(records) == 1:
-        lt = Table(title="conv and linear layers")
-        for col in ("layer", "kind", "output", "params", "MACs"):
+        lt = Table(title="conv and linear layers (the names every --layers option takes; the module names work too)")
+        for col in ("layer", "module", "kind", "output", "params", "MACs"):
             lt.add_column(col)
         for layer in records[0].details["layers"]:
-            lt.add_row(layer["name"], layer["kind"], "x".join(map(str, layer["out_shape"])), f"{layer['params']:,}",
-                       f"{layer['macs']:,}")
+            lt.add_row(layer["name"], layer["module"], layer["kind"], "x".join(map(str, layer["out_shape"])),
+                       f"{layer['params']:,}", f"{layer['macs']:,}")
         out.print(lt)
     write_records(output, records)

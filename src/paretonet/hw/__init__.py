@@ -17,7 +17,7 @@ from ._energy import (
     mac_energy_pj,
     model_energy,
 )
-from ._compute import CALIBRATION_IMAGES, compute_layers, wrapped_layer
+from ._compute import CALIBRATION_IMAGES, compute_layers, layer_names, resolve_layers, wrapped_layer
 from ._faults import (
     FAULT_TARGETS,
     PROTECTIONS,
@@ -45,7 +45,7 @@ __all__ = [
     "CALIBRATION_IMAGES",
     "FAULT_TARGETS", "PROTECTIONS", "CodeFormat", "FaultModel", "FaultSite", "NoiseModel", "Protection",
     "ProtectionCost", "compute_layers", "draw_weight_faults", "faulty", "flip_bits", "noisy", "output_ranges",
-    "protection_cost", "weight_codes", "weight_format", "wrapped_layer",
+    "protection_cost", "weight_codes", "weight_format", "wrapped_layer", "layer_names", "resolve_layers",
     "CpuLatency", "measure_cpu_latency",
     "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "Network", "describe", "device_scores", "fit_networks",
     "layer_features",

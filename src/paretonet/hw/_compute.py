@@ -7,6 +7,8 @@ name of the layer it wraps), so one noise or fault model fits every variant of a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 from ..errors import ConfigError
@@ -41,10 +43,42 @@ def wrapped_layer(m: nn.Module) -> nn.Module:
     return m.layer if is_wrapper(m) else m
 
 
-def select_layers(model: nn.Module, layers: tuple[str, ...], what: str) -> dict[str, nn.Module]:
-    """The named compute layers (all when `layers` is empty); an unknown name lists the model's."""
+def select_layers(model: nn.Module, layers: Sequence[str], what: str) -> dict[str, nn.Module]:
+    """The named compute layers (readable or module names; all when `layers` is empty)."""
     found = compute_layers(model)
-    unknown = [n for n in layers if n not in found]
-    if unknown:
-        raise ConfigError(f"{what} layers: unknown {', '.join(unknown)}; the model's layers are {', '.join(found)}")
-    return {n: m for n, m in found.items() if not layers or n in layers}
+    chosen = set(resolve_layers(model, layers, f"{what} layers"))
+    return {n: m for n, m in found.items() if not layers or n in chosen}
+
+
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """Module name -> readable name of every compute layer, in order: conv1, conv2, ..., fc1, ..., and the
+    last linear layer 'classifier'. The same for every variant of an architecture (wrappers keep names)."""
+    layers = compute_layers(model)
+    linears = [n for n, m in layers.items() if isinstance(wrapped_layer(m), nn.Linear)]
+    out, convs, fcs = {}, 0, 0
+    for n, m in layers.items():
+        if isinstance(wrapped_layer(m), nn.Conv2d):
+            convs += 1
+            out[n] = f"conv{convs}"
+        elif n == linears[-1]:
+            out[n] = "classifier"
+        else:
+            fcs += 1
+            out[n] = f"fc{fcs}"
+    return out
+
+
+def resolve_layers(model: nn.Module, names: Sequence[str], what: str) -> tuple[str, ...]:
+    """Module names of layers given by readable name (conv1, fc1, classifier) or module name (1.1)."""
+    readable = layer_names(model)
+    by_readable = {v: k for k, v in readable.items()}
+    out = []
+    for n in names:
+        if n in by_readable:
+            out.append(by_readable[n])
+        elif n in readable:
+            out.append(n)
+        else:
+            known = ", ".join(f"{v} ({k})" for k, v in readable.items())
+            raise ConfigError(f"{what}: unknown layer {n!r}; the model's layers are {known}")
+    return tuple(out)

@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from torch import nn
 
 from ..data import Dataset
-from ..hw import QuantSpec, finalize_pruning, prune_channels, prune_unstructured, quantize_model
+from ..hw import (
+    QuantSpec,
+    finalize_pruning,
+    layer_names,
+    prune_channels,
+    prune_unstructured,
+    quantize_model,
+    resolve_layers,
+)
 from ..hw.approx import Multiplier, approximate_model, get_multiplier
 from ..spaces import Architecture
 from ..train import TrainConfig, prepare_model, train
@@ -36,6 +44,7 @@ def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, varian
     """Channel pruning, then unstructured pruning (+ fine-tuning), then quantization (+ QAT) or
     approximate multipliers (+ straight-through retraining). `model` itself is left unchanged. Every
     training step uses the variant's training recipe (adversarial fine-tuning: robust compression)."""
+    variant = readable_layers(model, variant)
     m = model
     train_config = replace(train_config, recipe=variant.training_recipe)
     if variant.channels:
@@ -58,6 +67,23 @@ def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, varian
             retrain(m, dataset, variant.retrain, train_config)
     m.eval()
     return VariantModel(m, arch, variant)
+
+
+def readable_layers(model: nn.Module, variant: Variant) -> Variant:
+    """The variant with its layers by readable name (conv1, fc1, classifier), whichever names were given
+    (readable or module names such as 1.1): one model, one variant string."""
+    if not (variant.approx_layers or variant.exact_layers or variant.multipliers):
+        return variant
+    names = layer_names(model)
+
+    def readable(layers: tuple[str, ...], what: str) -> tuple[str, ...]:
+        return tuple(names[n] for n in resolve_layers(model, layers, what))
+
+    assignment = variant.assignment
+    return replace(variant, approx_layers=readable(variant.approx_layers, "layers"),
+                   exact_layers=readable(variant.exact_layers, "exact layers"),
+                   multipliers=tuple(f"{layer}@{spec}" for layer, spec in
+                                     zip(readable(tuple(assignment), "multipliers"), assignment.values())))
 
 
 def _quant_spec(variant: Variant) -> QuantSpec:

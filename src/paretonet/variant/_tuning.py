@@ -11,7 +11,7 @@ from torch import nn
 from ..data import Dataset
 from ..errors import ConfigError
 from ..evaluate import accuracy
-from ..hw import quantizable_layers
+from ..hw import layer_names
 from ..hw.approx import Multiplier, approx_layers, approximate_model
 from ..layers import gradient_mode
 from ..train import TrainConfig, train
@@ -53,8 +53,8 @@ def layer_sensitivity(model: nn.Module, dataset: Dataset, multipliers: Sequence[
     base = accuracy(model, dataset.test)
     calib: torch.Tensor = dataset.train.x[:calibration_images]
     rows = []
-    for name in quantizable_layers(model):
+    for module, name in layer_names(model).items():
         for mult in multipliers:
-            acc = accuracy(approximate_model(model, {name: mult}, calib), dataset.test)
+            acc = accuracy(approximate_model(model, {module: mult}, calib), dataset.test)
             rows.append(LayerSensitivity(name, mult.name, acc, base - acc))
     return base, rows

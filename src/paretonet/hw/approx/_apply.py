@@ -9,17 +9,12 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError
+from .._compute import resolve_layers
 from .._quantize import calibrate, quantizable_layers
 from ._layers import ApproxLayer
 from ._multiplier import Multiplier
 
 Assignment = Multiplier | Mapping[str, Multiplier]
-
-
-def _check_layers(names: Sequence[str], known: list[str], what: str) -> None:
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(f"{what}: unknown layer(s) {', '.join(unknown)}; conv/linear layers: {', '.join(known)}")
 
 
 def approximate_model(model: nn.Module, multipliers: Assignment, calibration: torch.Tensor | None, *,
@@ -31,13 +26,11 @@ def approximate_model(model: nn.Module, multipliers: Assignment, calibration: to
     `calibration` images (None: left for a state dict to fill, as when a saved variant is loaded).
     """
     known = quantizable_layers(model)
-    if isinstance(multipliers, Mapping):
-        _check_layers(list(multipliers), known, "layers")
-        plan = dict(multipliers)
+    if isinstance(multipliers, Mapping):  # layers by readable name (conv1, classifier) or module name (1.1)
+        plan = dict(zip(resolve_layers(model, list(multipliers), "layers"), multipliers.values()))
     else:
         plan = {n: multipliers for n in known}
-    _check_layers(list(exact_layers), known, "exact layers")
-    for n in exact_layers:
+    for n in resolve_layers(model, exact_layers, "exact layers"):
         plan.pop(n, None)
     if not plan:
         raise ConfigError("layers: no layer left to approximate")
