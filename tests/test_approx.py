@@ -378,8 +378,10 @@ def test_apply_per_layer_exact_layers_and_energy(lenet5, digits):
     from paretonet.variant import Variant, apply_variant, variant_objectives
 
     names = [n for n, m in lenet5.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    am = approximate_model(lenet5, build_design("trunc:k=8"), digits.train.x[:500], exact_layers=[names[-1]])
-    assert sorted(approx_layers(am)) == sorted(f"{n}.layer" for n in names[:-1])
+    am = approximate_model(lenet5, build_design("trunc:k=8"), digits.train.x[:500], exact_layers=[names[-1]],
+                           float_layers=[names[0]])
+    assert {n: m.multiplier.name for n, m in approx_layers(am).items()} == {
+        **{f"{n}.layer": "trunc:k=8" for n in names[1:-1]}, f"{names[-1]}.layer": "exact"}  # names[0] float
     with pytest.raises(ConfigError, match="unknown layer"):
         approximate_model(lenet5, {"net.nope": build_design("exact")}, digits.train.x[:10])
     arch = Architecture.parse("lenet:lenet5")
@@ -433,10 +435,27 @@ def test_robustness_of_an_approximate_model_uses_bpda_transfer_and_square(lenet5
 def test_layer_sensitivity_names_every_layer(lenet5, digits):
     base, rows = layer_sensitivity(lenet5, digits, [build_design("exact"), build_design("trunc:k=10")], 500)
     layers = {r.layer for r in rows}
-    assert len(layers) == 5 and len(rows) == 10
-    exact_rows = [r for r in rows if r.multiplier == "exact"]
-    assert all(abs(r.drop) < 0.02 for r in exact_rows)
-    assert max(r.drop for r in rows if r.multiplier == "trunc:k=10") > 0.02
+    assert layers == {"conv1", "conv2", "fc1", "fc2", "classifier"} and len(rows) == 10
+    exact_rows = [r for r in rows if r.multiplier == "exact"]  # the exact 8-bit model itself
+    assert all(r.change == 0.0 and r.energy_mac_saved_pj == 0.0 for r in exact_rows)
+    trunc = [r for r in rows if r.multiplier == "trunc:k=10"]
+    assert min(r.change for r in trunc) < -0.02 and all(r.energy_mac_saved_pj > 0 for r in trunc)
+
+
+def test_greedy_assignment_stays_within_budget_and_saves_mac_energy(lenet5, digits):
+    from paretonet.evaluate import accuracy, energy_objective
+    from paretonet.spaces import Architecture
+    from paretonet.variant import Variant, apply_variant, greedy_assignment
+
+    arch = Architecture.parse("lenet:lenet5")
+    g = greedy_assignment(lenet5, digits, ["trunc:k=6", "drum:k=4"], 0.02, split="test")
+    assert g.variant.multipliers and all(item.endswith("@trunc:k=6") for item in g.variant.multipliers)  # drum: no power
+    chosen = apply_variant(lenet5, arch, digits, g.variant).model
+    exact = apply_variant(lenet5, arch, digits, Variant(multiplier="exact")).model
+    assert accuracy(chosen, digits.test) == g.accuracy >= accuracy(exact, digits.test) - 0.02
+    assert energy_objective(chosen, digits.input_shape, part="mac").value < \
+        energy_objective(exact, digits.input_shape, part="mac").value
+    assert all(s.accuracy >= g.base_accuracy - 0.02 for s in g.steps if s.accepted)
 
 
 def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
@@ -457,9 +476,9 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     code = main(["approx", saved_model + ".safetensors", "--multiplier", "trunc:k=10", "--sensitivity",
                  "--output", str(tmp_path / "s.json")])
     sens = json.loads((tmp_path / "s.json").read_text())
-    assert code == 0 and [r["variant"] for r in sens] == ["", *(f"multipliers={n}@trunc:k=10" for n in
-                                                             ("conv1", "conv2", "fc1", "classifier"))]
-    assert all(-1 <= r["details"]["accuracy_lost"] <= 1 for r in sens[1:])
+    assert code == 0 and [r["variant"] for r in sens] == ["multiplier=exact", *(f"multipliers={n}@trunc:k=10" for n in
+                                                                             ("conv1", "conv2", "fc1", "classifier"))]
+    assert all(-1 <= r["details"]["accuracy_change"] <= 1 and r["details"]["energy_mac_saved_pj"] > 0 for r in sens[1:])
 
 
 @pytest.mark.parametrize("case", [
@@ -505,12 +524,43 @@ def test_layers_by_readable_name(lenet5, digits):
     readable = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("conv1", "fc1")))
     modules = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("1.1", "1.8")))
     assert str(readable.variant) == str(modules.variant) == "multiplier=trunc:k=6,approx_layers=conv1+fc1"
-    assert sorted(approx_layers(readable.model)) == ["1.1.layer", "1.8.layer"]
+    approximate = {n for n, m in approx_layers(readable.model).items() if m.multiplier.name == "trunc:k=6"}
+    assert approximate == {"1.1.layer", "1.8.layer"}
     x = digits.test.x[:50]
     with torch.no_grad():
         assert torch.equal(readable.model(x), modules.model(x))
     exact = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", exact_layers=("fc1",)))
     assert str(exact.variant) == "multiplier=trunc:k=6,exact_layers=fc1"
-    assert sorted(approx_layers(exact.model)) == ["1.1.layer", "1.10.layer", "1.12.layer", "1.4.layer"]
+    assert {n: m.multiplier.name for n, m in approx_layers(exact.model).items()} == {
+        "1.1.layer": "trunc:k=6", "1.4.layer": "trunc:k=6", "1.8.layer": "exact", "1.10.layer": "trunc:k=6",
+        "1.12.layer": "trunc:k=6"}
     with pytest.raises(ConfigError, match="unknown layer 'fc3'; the model's layers are conv1 \\(1.1\\)"):
         apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", exact_layers=("fc3",)))
+
+
+def test_three_states_per_layer_and_exact_8bit_equals_the_exact_variant(lenet5, digits):
+    """Approximate, exact 8-bit or float per layer: a layer left exact computes bit for bit what the all-exact
+    8-bit variant computes in it (its input range is calibrated on the same images through the same layers)."""
+    from paretonet.spaces import Architecture
+    from paretonet.variant import Variant, apply_variant, variant_objectives
+
+    arch = Architecture.parse("lenet:lenet5")
+    mixed = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("classifier",),
+                                                        float_layers=("fc2",)))
+    assert str(mixed.variant) == "multiplier=trunc:k=6,approx_layers=classifier,float_layers=fc2"
+    states = {n: m.multiplier.name for n, m in approx_layers(mixed.model).items()}
+    assert states == {"1.1.layer": "exact", "1.4.layer": "exact", "1.8.layer": "exact", "1.12.layer": "trunc:k=6"}
+    exact = apply_variant(lenet5, arch, digits, Variant(multiplier="exact"))
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, shape in (("1.1", (1, 32, 32)), ("1.4", (6, 14, 14)), ("1.8", (400,))):
+            a, b = mixed.model.get_submodule(name), exact.model.get_submodule(name)
+            # upstream of every approximate or float layer: calibrated on the same activations
+            assert torch.equal(a.act.lo, b.act.lo) and torch.equal(a.act.hi, b.act.hi)
+            probe = torch.rand((8, *shape), generator=g)
+            assert torch.equal(a(probe), b(probe)), name
+    objs = {v: {o.name: o.value for o in variant_objectives(vm, digits, None)}
+            for v, vm in (("mixed", mixed), ("exact", exact))}
+    assert objs["mixed"]["size_bytes"] > objs["exact"]["size_bytes"]  # fc2 stays float: 32-bit weights
+    with pytest.raises(ConfigError, match="fc1 cannot be both approximate and float"):
+        Variant(multiplier="trunc:k=6", approx_layers=("fc1",), float_layers=("fc1",))

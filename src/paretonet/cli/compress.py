@@ -131,9 +131,12 @@ def multipliers_cmd(
 @app.command("approx")
 def approx_cmd(
     model: ModelArg,
-    multiplier: Annotated[str, typer.Option(help="Built-in design (e.g. drum:k=6), table name in --lut-dir, or .bin file.")],
+    multiplier: Annotated[list[str], typer.Option(
+        help="Built-in design (e.g. drum:k=6), table name in --lut-dir, or .bin file; repeat with --assign.")],
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to approximate: conv1, fc1, classifier ... or module names (default: all).")] = None,
-    exact_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers kept float (names as --layers).")] = None,
+    exact_layers: Annotated[Optional[str], typer.Option(
+        help="Comma-separated layers in exact 8-bit (names as --layers); so is every layer --layers leaves out.")] = None,
+    float_layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers kept float (names as --layers).")] = None,
     retrain: Annotated[int, typer.Option(help="Straight-through retraining epochs.")] = 0,
     lut_dir: LutDirOpt = None,
     signed: SignedOpt = None,
@@ -142,28 +145,68 @@ def approx_cmd(
     images: ImagesOpt = None,
     queries: QueriesOpt = 1000,
     no_robust: NoRobustOpt = False,
-    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Only the accuracy drop when each layer alone is approximated.")] = False,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Only each layer alone approximated: accuracy change and MAC energy saved.")] = False,
+    assign: Annotated[bool, typer.Option(
+        "--assign", help="Choose a multiplier per layer from the --multiplier list, greedily, within --budget.")] = False,
+    budget: Annotated[float, typer.Option(help="--assign: accuracy the assignment may lose against exact 8-bit "
+                                               "(0.01 is one point).")] = 0.01,
+    choose_on: Annotated[str, typer.Option(help="--assign: the split the choices are measured on, val or test.")] = "val",
     data_dir: DataDirOpt = None,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
     save: SaveVariantOpt = None,
 ) -> None:
-    """Accuracy, robust accuracy, size and energy: as trained, 8-bit exact, and with the multiplier."""
+    """Accuracy, robust accuracy, size and energy: as trained, 8-bit exact, and with the multiplier. Each layer is
+    approximate, exact 8-bit or float: --layers (default all) approximate, --exact-layers and the rest exact 8-bit,
+    --float-layers float."""
     from ..hw.approx import get_multiplier
     from ..variant import Variant
 
     dirs = tuple(lut_dir or ())
-    mult = get_multiplier(multiplier, dirs=dirs, signed=signed)  # fails early, before any model work
+    mults = [get_multiplier(m, dirs=dirs, signed=signed) for m in multiplier]  # fail early, before any model work
+    if assign:
+        _assign(model, multiplier, budget, choose_on, dirs, preset=preset, eps=eps, images=images, no_robust=no_robust,
+                data_dir=data_dir, seed=seed, queries=queries, output=output, save=save)
+        return
+    if len(multiplier) > 1:
+        raise ConfigError(f"--multiplier: got {len(multiplier)}, one unless --assign chooses among them")
+    multiplier, mult = multiplier[0], mults[0]
     if sensitivity:
         _sensitivity(model, multiplier, mult, data_dir, seed, output)
         return
-    chosen, exact = names(layers), names(exact_layers)
-    variants = [Variant(multiplier="exact", approx_layers=chosen, exact_layers=exact),
-                Variant(multiplier=multiplier, approx_layers=chosen, exact_layers=exact, retrain=retrain)]
+    chosen, exact, floats = names(layers), names(exact_layers), names(float_layers)
+    variants = [Variant(multiplier="exact", float_layers=floats),
+                Variant(multiplier=multiplier, approx_layers=chosen, exact_layers=exact, float_layers=floats,
+                        retrain=retrain)]
     if mult.relative_power is None:
         out.print(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's")
     _compare(model, variants, preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
              seed=seed, queries=queries, output=output, save=save, lut_dirs=dirs)
+
+
+def _assign(model: Path, specs: list[str], budget: float, split: str, dirs: tuple[str, ...],  # noqa: ANN003
+            **compare) -> None:
+    from ..hw.approx import get_multiplier
+    from ..pipeline import load_for_eval
+    from ..variant import Variant, greedy_assignment
+
+    net, meta, data = load_for_eval(model, None, compare["data_dir"], 0)
+    if not Variant.parse(meta.variant).is_base:
+        raise ConfigError(f"model: {model} is already the variant {meta.variant!r}; start from the float model")
+    g = greedy_assignment(net, data, specs, budget, lut_dirs=dirs, split=split)
+    for spec in specs:
+        if get_multiplier(spec, dirs=dirs).relative_power is None:
+            out.print(f"note: {spec} has no circuit power data: it saves no energy in the model and is not chosen")
+    t = Table(title=f"greedy assignment on the {g.split} split: exact 8-bit {g.base_accuracy:.4f}, budget {budget:g}; "
+                    "least sensitive first, each step measures the whole model")
+    for col in ("layer", "multiplier", "accuracy", "kept"):
+        t.add_column(col, justify="left" if col in ("layer", "multiplier") else "right")
+    for s in g.steps:
+        t.add_row(s.layer, s.multiplier, f"{s.accuracy:.4f}", "yes" if s.accepted else "no")
+    out.print(t)
+    out.print(f"chosen: {g.variant} ({g.split} accuracy {g.accuracy:.4f})")
+    _compare(model, [Variant(multiplier="exact"), g.variant], lut_dirs=dirs, **compare)
 
 
 def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, output: Path | None) -> None:  # noqa: ANN001
@@ -173,18 +216,19 @@ def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, 
 
     net, meta, data = load_for_eval(model, None, data_dir, 0)
     base, rows = layer_sensitivity(net, data, [mult])
-    t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time (float accuracy {base:.4f})")
-    for col in ("layer", "accuracy", "accuracy lost"):
+    t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time, the others exact 8-bit "
+                    f"(exact 8-bit accuracy {base:.4f})")
+    for col in ("layer", "accuracy", "change vs exact 8-bit", "MAC energy saved (pJ)"):
         t.add_column(col, justify="left" if col == "layer" else "right")
     n = len(data.test)
     records = [Record(meta.architecture, data.name, meta.seed, (accuracy_objective("accuracy", base, n),),
-                      versions=versions())]
+                      variant=str(Variant(multiplier="exact")), budgets={"test_images": n}, versions=versions())]
     for r in rows:
-        t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.drop:.4f}")
+        t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.change:+.4f}", f"{r.energy_mac_saved_pj:.4g}")
         records.append(Record(meta.architecture, data.name, meta.seed,
                               (accuracy_objective("accuracy", r.accuracy, n),),
                               variant=str(Variant(multipliers=(f"{r.layer}@{spec}",))),
-                              budgets={"test_images": len(data.test)}, versions=versions(),
-                              details={"accuracy_lost": r.drop}))
+                              budgets={"test_images": n}, versions=versions(),
+                              details={"accuracy_change": r.change, "energy_mac_saved_pj": r.energy_mac_saved_pj}))
     out.print(t)
     write_records(output, records)

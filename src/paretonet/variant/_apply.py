@@ -11,6 +11,7 @@ from ..data import Dataset
 from ..hw import (
     QuantSpec,
     finalize_pruning,
+    quantizable_layers,
     layer_names,
     prune_channels,
     prune_unstructured,
@@ -62,7 +63,7 @@ def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, varian
             train(m, dataset, replace(train_config, epochs=variant.qat, lr=train_config.lr * 0.1))
     if variant.multiplier is not None or variant.multipliers:
         m = approximate_model(m, multiplier_plan(variant, lut_dirs), dataset.train.x[:CALIBRATION_IMAGES],
-                              exact_layers=variant.exact_layers)
+                              exact_layers=variant.exact_layers, float_layers=variant.float_layers)
         if variant.retrain:
             retrain(m, dataset, variant.retrain, train_config)
     m.eval()
@@ -72,7 +73,7 @@ def apply_variant(model: nn.Module, arch: Architecture, dataset: Dataset, varian
 def readable_layers(model: nn.Module, variant: Variant) -> Variant:
     """The variant with its layers by readable name (conv1, fc1, classifier), whichever names were given
     (readable or module names such as 1.1): one model, one variant string."""
-    if not (variant.approx_layers or variant.exact_layers or variant.multipliers):
+    if not (variant.approx_layers or variant.exact_layers or variant.float_layers or variant.multipliers):
         return variant
     names = layer_names(model)
 
@@ -82,6 +83,7 @@ def readable_layers(model: nn.Module, variant: Variant) -> Variant:
     assignment = variant.assignment
     return replace(variant, approx_layers=readable(variant.approx_layers, "layers"),
                    exact_layers=readable(variant.exact_layers, "exact layers"),
+                   float_layers=readable(variant.float_layers, "float layers"),
                    multipliers=tuple(f"{layer}@{spec}" for layer, spec in
                                      zip(readable(tuple(assignment), "multipliers"), assignment.values())))
 
@@ -98,6 +100,7 @@ def variant_structure(model: nn.Module, variant: Variant,
     m = prepare_model(model, variant.training_recipe)
     if variant.bits is not None:
         m = quantize_model(m, _quant_spec(variant))
-    if multipliers:
-        m = approximate_model(m, dict(multipliers), None)
+    if multipliers:  # every 8-bit layer's table was saved: the layers without one are float
+        m = approximate_model(m, dict(multipliers), None,
+                              float_layers=[n for n in quantizable_layers(m) if n not in multipliers])
     return m

@@ -29,9 +29,10 @@ class Variant:
     channels: float = 0.0  # channel pruning ratio (filters removed)
     finetune: int = 0  # epochs of fine-tuning after pruning
     multiplier: str | None = None  # approximate 8x8 multiplier (name, design spec or .bin) in conv/linear layers
-    approx_layers: tuple[str, ...] = ()  # layers that get the multiplier (empty: all)
-    exact_layers: tuple[str, ...] = ()  # layers left float
-    multipliers: tuple[str, ...] = ()  # per-layer assignment 'layer@spec' (mixed multipliers; others stay float)
+    approx_layers: tuple[str, ...] = ()  # layers that get the multiplier (empty: all but exact and float layers)
+    exact_layers: tuple[str, ...] = ()  # layers in exact 8-bit (the exact table); also every layer not named
+    multipliers: tuple[str, ...] = ()  # per-layer assignment 'layer@spec' (mixed multipliers; others exact 8-bit)
+    float_layers: tuple[str, ...] = ()  # layers left float
     retrain: int = 0  # straight-through retraining epochs of the approximate model
 
     def __post_init__(self) -> None:
@@ -58,13 +59,21 @@ class Variant:
         if self.multiplier is not None and self.multipliers:
             raise ConfigError("multipliers: give one multiplier for all layers or a per-layer assignment, not both")
         if self.multipliers and (self.approx_layers or self.exact_layers):
-            raise ConfigError("multipliers: a per-layer assignment names its layers; drop --layers/--exact-layers")
+            raise ConfigError("multipliers: a per-layer assignment names its layers (the others are exact 8-bit); "
+                              "drop --layers/--exact-layers")
         for item in self.multipliers:
             layer, at, spec = item.partition("@")
             if not (layer and at and spec):
                 raise ConfigError(f"multipliers: got {item!r}, expected 'layer@multiplier' such as '1.1@mul8u_L40'")
-        if not approx and (self.approx_layers or self.exact_layers or self.retrain):
-            raise ConfigError("multiplier: --layers, --exact-layers and --retrain need a multiplier")
+        if not approx and (self.approx_layers or self.exact_layers or self.float_layers or self.retrain):
+            raise ConfigError("multiplier: --layers, --exact-layers, --float-layers and --retrain need a multiplier")
+        for a, b, what in ((self.approx_layers, self.exact_layers, "approximate and exact"),
+                           (self.approx_layers, self.float_layers, "approximate and float"),
+                           (self.exact_layers, self.float_layers, "exact and float"),
+                           (tuple(self.assignment), self.float_layers, "approximate and float")):
+            clash = sorted(set(a) & set(b))
+            if clash:
+                raise ConfigError(f"layers: {', '.join(clash)} cannot be both {what}")
         if approx and self.bits is not None:
             raise ConfigError("multiplier: approximate layers are 8-bit by construction; drop --bits")
 

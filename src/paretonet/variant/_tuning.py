@@ -12,7 +12,7 @@ from ..data import Dataset
 from ..errors import ConfigError
 from ..evaluate import accuracy
 from ..hw import layer_names
-from ..hw.approx import Multiplier, approx_layers, approximate_model
+from ..hw.approx import Multiplier, approx_layers, approximate_model, build_design
 from ..layers import gradient_mode
 from ..train import TrainConfig, train
 from ._recipe import CALIBRATION_IMAGES
@@ -39,22 +39,37 @@ def retrain(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig
 
 @dataclass(frozen=True)
 class LayerSensitivity:
-    layer: str
+    layer: str  # readable name
     multiplier: str
     accuracy: float
-    drop: float  # baseline accuracy minus this accuracy
+    change: float  # accuracy minus the exact 8-bit model's (negative: a loss)
+    energy_mac_saved_pj: float  # MAC energy of the exact 8-bit model minus this model's (horowitz45, hierarchy)
+
+
+def _split(dataset: Dataset, split: str):  # noqa: ANN202
+    if split not in ("test", "val"):
+        raise ConfigError(f"split: got {split!r}, expected test or val")
+    return dataset.val if split == "val" and len(dataset.val) else dataset.test
 
 
 def layer_sensitivity(model: nn.Module, dataset: Dataset, multipliers: Sequence[Multiplier],
-                      calibration_images: int = CALIBRATION_IMAGES) -> tuple[float, list[LayerSensitivity]]:
-    """Accuracy when each layer alone uses each multiplier (the rest float): guides per-layer assignment.
+                      calibration_images: int = CALIBRATION_IMAGES,
+                      split: str = "test") -> tuple[float, list[LayerSensitivity]]:
+    """Each layer alone with each multiplier, every other layer exact 8-bit: accuracy change and MAC energy
+    saved against the exact 8-bit model (whose accuracy is returned first). Each model is the one
+    apply_variant makes of Variant(multipliers=('<layer>@<spec>',)): the same calibration."""
+    from ..evaluate import energy_objective
 
-    Each model is the one apply_variant makes of Variant(multipliers=('<layer>@<spec>',)): same calibration."""
-    base = accuracy(model, dataset.test)
+    data = _split(dataset, split)
     calib: torch.Tensor = dataset.train.x[:calibration_images]
+    exact = approximate_model(model, build_design("exact"), calib)
+    base = accuracy(exact, data)
+    base_pj = energy_objective(exact, dataset.input_shape, part="mac").value
     rows = []
     for module, name in layer_names(model).items():
         for mult in multipliers:
-            acc = accuracy(approximate_model(model, {module: mult}, calib), dataset.test)
-            rows.append(LayerSensitivity(name, mult.name, acc, base - acc))
+            m = approximate_model(model, {module: mult}, calib)
+            acc = accuracy(m, data)
+            rows.append(LayerSensitivity(name, mult.name, acc, acc - base,
+                                         base_pj - energy_objective(m, dataset.input_shape, part="mac").value))
     return base, rows

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError
-from .._compute import resolve_layers
+from .._compute import layer_names, resolve_layers
 from .._quantize import calibrate, quantizable_layers
+from ._designs import build_design
 from ._layers import ApproxLayer
 from ._multiplier import Multiplier
 
@@ -18,22 +19,32 @@ Assignment = Multiplier | Mapping[str, Multiplier]
 
 
 def approximate_model(model: nn.Module, multipliers: Assignment, calibration: torch.Tensor | None, *,
-                      exact_layers: Sequence[str] = (), engine: str = "auto") -> nn.Module:
-    """A copy of `model` whose conv/linear layers multiply through the given tables.
+                      exact_layers: Sequence[str] = (), float_layers: Sequence[str] = (),
+                      engine: str = "auto") -> nn.Module:
+    """A copy of `model` whose conv/linear layers compute in 8 bits, each in one of three states.
 
-    `multipliers` is one Multiplier for every layer or a mapping layer name -> Multiplier (unlisted
-    layers stay float); `exact_layers` stay float either way. Activation ranges are calibrated on
-    `calibration` images (None: left for a state dict to fill, as when a saved variant is loaded).
+    `multipliers` is one Multiplier for every layer or a mapping layer -> Multiplier; `exact_layers`
+    and the layers a mapping leaves out multiply through the exact table (exact 8-bit); `float_layers`
+    stay float. Layers by readable name (conv1, classifier) or module name (1.1). Activation ranges
+    are calibrated on `calibration` images (None: left for a state dict to fill, as when a saved
+    variant is loaded).
     """
     known = quantizable_layers(model)
-    if isinstance(multipliers, Mapping):  # layers by readable name (conv1, classifier) or module name (1.1)
+    floats = set(resolve_layers(model, float_layers, "float layers"))
+    exact = set(resolve_layers(model, exact_layers, "exact layers"))
+    if isinstance(multipliers, Mapping):
         plan = dict(zip(resolve_layers(model, list(multipliers), "layers"), multipliers.values()))
     else:
-        plan = {n: multipliers for n in known}
-    for n in resolve_layers(model, exact_layers, "exact layers"):
-        plan.pop(n, None)
+        plan = {n: multipliers for n in known if n not in floats}
+    names = layer_names(model)
+    for what, clash in (("exact and float", exact & floats), ("approximate and float", set(plan) & floats),
+                        ("approximate and exact", set(plan) & exact if isinstance(multipliers, Mapping) else set())):
+        if clash:
+            raise ConfigError(f"layers: {', '.join(names[n] for n in sorted(clash))} cannot be both {what}")
+    exact_table = build_design("exact")
+    plan.update({n: exact_table for n in known if n in exact or (n not in plan and n not in floats)})
     if not plan:
-        raise ConfigError("layers: no layer left to approximate")
+        raise ConfigError("layers: every layer is float; nothing computes in 8 bits")
     m = copy.deepcopy(model)
     for name, mult in plan.items():
         parent_name, _, child = name.rpartition(".")
