@@ -258,3 +258,19 @@ def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
     assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:hierarchy"] < before["energy_pj@horowitz45:hierarchy"]
     assert c[0]["variant"] == "" and c[1]["variant"] == "bits=8"
     assert "bits=8 vs as trained" in out
+
+
+def test_piped_tables_are_never_cut(capsys, saved_model, tmp_path):
+    """Output to a pipe or file (not a terminal): no value cut with '…', no title broken over lines."""
+    arch = json.loads(open(saved_model + ".json").read())["architecture"]
+    commands = [["evaluate", saved_model], ["compress", saved_model, "--bits", "8", "--no-robust"],
+                ["approx", saved_model, "--multiplier", "trunc:k=6", "--no-robust"],
+                ["robustness", saved_model, "--preset", "fast", "--images", "20", "--noise", "gaussian:0.1", "--draws", "1"],
+                ["energy", saved_model], ["noise", saved_model, "--outputs", "0.1", "--draws", "1"],
+                ["faults", saved_model, "--bits", "8", "--rate", "0.01", "--trials", "1"],
+                ["spaces", "lenet", "--arch", arch.removeprefix("lenet:")]]
+    for args in commands:
+        assert main(args) == 0, args
+        text = capsys.readouterr().out
+        assert "…" not in text, args
+        assert any(arch in line for line in text.splitlines()), args  # the title (or the row) on one line

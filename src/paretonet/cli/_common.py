@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich import table as rich_table
 
 from ..errors import ConfigError
 from ..records import Objective, Record
@@ -20,9 +20,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Pick image-classification CNNs on accuracy, robustness, size and energy.",
 )
-# Not a terminal (a pipe, a file, CI): wide enough that no table is cut to 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+# Not a terminal (a pipe, a file, CI): so wide that no table is ever cut or wrapped.
+out = Console(width=None if sys.stdout.isatty() else 10_000)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
+
+class Table(rich_table.Table):
+    """A rich table at least as wide as its title, so a title never breaks in the middle of a word where
+    the output is wide (a file or a pipe); every column folds rather than cutting a value with '…'."""
+
+    def __init__(self, *args, title: str | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, title=title, min_width=len(title) if title else None, **kwargs)
+
+    def add_column(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("overflow", "fold")
+        super().add_column(*args, **kwargs)
+
 
 # -- options used by several commands ------------------------------------------------------------
 SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice in this command.")]

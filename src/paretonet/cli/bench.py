@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import AttackPresetOpt, DataDirOpt, EpsOpt, OutputOpt, app, err, names, numbers, out, write_json, write_records
+from ._common import Table, AttackPresetOpt, DataDirOpt, EpsOpt, OutputOpt, app, err, names, numbers, out, write_json, write_records
 
 bench_app = typer.Typer(no_args_is_help=True, help="Tabular benchmarks: build one, resumable and parallel.")
 predict_app = typer.Typer(no_args_is_help=True, help="Predict clean and robust accuracy from proxies.")

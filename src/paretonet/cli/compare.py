@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import app, err, names, out
+from ._common import Table, app, err, names, out
 
 
 @app.command("compare")

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
 from ._common import (
+    Table,
     AttackPresetOpt,
     DataDirOpt,
     EpsOpt,

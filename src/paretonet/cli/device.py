@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import OutputOpt, SeedOpt, app, out, parse_shape, write_records
+from ._common import Table, OutputOpt, SeedOpt, app, out, parse_shape, write_records
 
 device_app = typer.Typer(no_args_is_help=True, help="Device models: a device's latency or energy fitted from measured networks.")
 app.add_typer(device_app, name="device")

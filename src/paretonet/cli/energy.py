@@ -6,9 +6,8 @@ from dataclasses import asdict
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from ._common import DataDirOpt, DatasetOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, app, out, write_records
+from ._common import Table, DataDirOpt, DatasetOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, app, out, write_records
 
 
 @app.command("energy")

@@ -6,10 +6,10 @@ from dataclasses import asdict, replace
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
 from ._common import (
+    Table,
     AttackPresetOpt,
     DataDirOpt,
     DatasetOpt,

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import DataDirOpt, app, err, names, out
+from ._common import Table, DataDirOpt, app, err, names, out
 
 TABLE_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
 TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:hierarchy,size_bytes"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import OutputOpt, SeedOpt, app, out, parse_shape, write_json, write_records
+from ._common import Table, OutputOpt, SeedOpt, app, out, parse_shape, write_json, write_records
 
 
 @app.command("spaces")
