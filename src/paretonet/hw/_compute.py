@@ -12,35 +12,21 @@ from collections.abc import Sequence
 from torch import nn
 
 from ..errors import ConfigError
-from ._quantize import QUANTIZABLE, QuantLayer
+from ._quantize import QUANTIZABLE, LayerWrapper
 
 CALIBRATION_IMAGES = 2000  # training images that set activation ranges (quantizers) and output-noise ranges
 
 
-def _approx_type() -> type:
-    from .approx import ApproxLayer  # the approximate layers build on this package's quantizer
-
-    return ApproxLayer
-
-
-def is_wrapper(m: nn.Module) -> bool:
-    return isinstance(m, (QuantLayer, _approx_type()))
-
-
-def is_approximate(m: nn.Module) -> bool:
-    return isinstance(m, _approx_type())
-
-
 def compute_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Every layer that multiplies, in module order: wrappers, and conv/linear layers no wrapper holds."""
-    inner = {id(m.layer) for m in model.modules() if is_wrapper(m)}
+    inner = {id(m.layer) for m in model.modules() if isinstance(m, LayerWrapper)}
     return {n: m for n, m in model.named_modules()
-            if is_wrapper(m) or (isinstance(m, QUANTIZABLE) and id(m) not in inner)}
+            if isinstance(m, LayerWrapper) or (isinstance(m, QUANTIZABLE) and id(m) not in inner)}
 
 
 def wrapped_layer(m: nn.Module) -> nn.Module:
     """The conv or linear layer a compute layer multiplies with (the layer itself when it is bare)."""
-    return m.layer if is_wrapper(m) else m
+    return m.layer if isinstance(m, LayerWrapper) else m
 
 
 def select_layers(model: nn.Module, layers: Sequence[str], what: str) -> dict[str, nn.Module]:

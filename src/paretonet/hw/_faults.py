@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
-from ._compute import compute_layers, is_approximate, is_wrapper, select_layers, wrapped_layer
-from ._quantize import QuantLayer
+from ._compute import compute_layers, select_layers, wrapped_layer
+from ._quantize import LayerWrapper
 
 FAULT_TARGETS = ("weights", "activations", "both")
 PROTECTIONS = ("tmr", "split")
@@ -92,20 +92,15 @@ FLOAT32_CODES = CodeFormat(32, True, is_float=True)
 
 def weight_format(m: nn.Module) -> CodeFormat:
     """How the layer stores its weights: integer codes of a width, or float32."""
-    if isinstance(m, QuantLayer):
-        return CodeFormat(m.weight_bits, True)
-    if is_approximate(m):
-        return CodeFormat(8, m.multiplier.signed)
-    return FLOAT32_CODES
+    return CodeFormat(*m.weight_format()) if isinstance(m, LayerWrapper) else FLOAT32_CODES
 
 
 def _input_format(m: nn.Module) -> tuple[CodeFormat, float, int]:
     """Code format, scale and zero point of the activations `m` reads."""
-    if isinstance(m, QuantLayer):
-        return CodeFormat(m.act_bits, False), *m.act.qparams()
-    if is_approximate(m):
-        return CodeFormat(8, m.multiplier.signed), *m.input_qparams()
-    return FLOAT32_CODES, 1.0, 0
+    if not isinstance(m, LayerWrapper):
+        return FLOAT32_CODES, 1.0, 0
+    width, signed, scale, zero = m.input_format()
+    return CodeFormat(width, signed), scale, zero
 
 
 def flip_bits(codes: torch.Tensor, masks: torch.Tensor, fmt: CodeFormat) -> torch.Tensor:
@@ -230,7 +225,7 @@ class _StoredWeights:
 
     def __init__(self, m: nn.Module) -> None:
         self.m = m
-        self.original = None if is_wrapper(m) else m.weight.detach().clone()
+        self.original = None if isinstance(m, LayerWrapper) else m.weight.detach().clone()
 
     def use(self, fault) -> None:  # noqa: ANN001
         if self.original is None:

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, check_float
-from ._compute import compute_layers, is_approximate, select_layers, wrapped_layer
-from ._quantize import QuantLayer
+from ._compute import compute_layers, select_layers, wrapped_layer
+from ._quantize import LayerWrapper
 
 
 @dataclass(frozen=True)
@@ -71,22 +71,11 @@ class NoiseModel:
 
 def _effective_weight(m: nn.Module) -> torch.Tensor:
     """The weights the layer multiplies with: after quantization, as codes * scale."""
-    if isinstance(m, QuantLayer):
-        return m.quantized_weight().detach()
-    if is_approximate(m):
-        w = m.weight_codes()
-        return (w.codes - w.zero) * w.scale
-    return m.weight.detach()
+    return m.effective_weight() if isinstance(m, LayerWrapper) else m.weight.detach()
 
 
 def _effective_input(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if isinstance(m, QuantLayer):
-        return m.act(x)
-    if is_approximate(m):
-        scale, zero = m.input_qparams()
-        lo, hi = (-128, 127) if m.multiplier.signed else (0, 255)
-        return torch.fake_quantize_per_tensor_affine(x, scale, zero, lo, hi)
-    return x
+    return m.effective_input(x) if isinstance(m, LayerWrapper) else x
 
 
 def _multiply(inner: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

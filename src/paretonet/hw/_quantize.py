@@ -92,7 +92,30 @@ def weight_codes(w: torch.Tensor, bits: int, per_channel: bool,
     return (w * (1.0 / scale)).round().clamp(-qmax - 1, qmax), scale
 
 
-class QuantLayer(nn.Module):
+class LayerWrapper:
+    """Marks a module that computes with a wrapped conv/linear layer `self.layer` in integer codes (quantized
+    or approximate), and says what noise and fault injection need of it."""
+
+    layer: nn.Module
+
+    def effective_weight(self) -> torch.Tensor:  # pragma: no cover - abstract
+        """The weights the layer multiplies with, as codes * scale."""
+        raise NotImplementedError
+
+    def effective_input(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """`x` as the layer reads it: quantized to its input codes."""
+        raise NotImplementedError
+
+    def weight_format(self) -> tuple[int, bool]:  # pragma: no cover - abstract
+        """(width, signed) of the stored weight codes."""
+        raise NotImplementedError
+
+    def input_format(self) -> tuple[int, bool, float, int]:  # pragma: no cover - abstract
+        """(width, signed, scale, zero point) of the input codes."""
+        raise NotImplementedError
+
+
+class QuantLayer(LayerWrapper, nn.Module):
     """A conv or linear layer with fake-quantized input activations and weights. `weight_range` and
     `act_range` fix the scales to constants (QAT with constant scaling factors). `code_fault`, when set
     (paretonet.hw faults), rewrites the stored weight codes: the layer then computes with codes * scale."""
@@ -113,6 +136,18 @@ class QuantLayer(nn.Module):
             codes, scale = weight_codes(self.layer.weight, self.weight_bits, self.per_channel, self.weight_range)
             return self.code_fault(codes) * scale
         return quantize_weight(self.layer.weight, self.weight_bits, self.per_channel, self.weight_range)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.quantized_weight().detach()
+
+    def effective_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x)
+
+    def weight_format(self) -> tuple[int, bool]:
+        return self.weight_bits, True
+
+    def input_format(self) -> tuple[int, bool, float, int]:
+        return (self.act_bits, False, *self.act.qparams())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # functional_call runs the wrapped layer itself, so profiling hooks see it

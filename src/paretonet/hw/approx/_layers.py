@@ -22,7 +22,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from ...layers import NonDifferentiable
-from .._quantize import ActQuant, asymmetric_qparams
+from .._quantize import ActQuant, LayerWrapper, asymmetric_qparams
 from ._engines import (
     ENGINES,
     LUT_MAX_K,
@@ -53,7 +53,7 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-class ApproxLayer(NonDifferentiable):
+class ApproxLayer(NonDifferentiable, LayerWrapper):
     """Wraps an nn.Conv2d or nn.Linear; `engine` is one of gather / bag / lut / lowrank / auto (timed once)."""
 
     def __init__(self, layer: nn.Module, multiplier: Multiplier, engine: str = "auto") -> None:
@@ -100,6 +100,21 @@ class ApproxLayer(NonDifferentiable):
         self._fault_version += 1
 
     # -- quantization ------------------------------------------------------------------------
+    def effective_weight(self) -> torch.Tensor:
+        w = self.weight_codes()
+        return (w.codes - w.zero) * w.scale
+
+    def effective_input(self, x: torch.Tensor) -> torch.Tensor:
+        scale, zero = self.input_qparams()
+        lo, hi = (-128, 127) if self.multiplier.signed else (0, 255)
+        return torch.fake_quantize_per_tensor_affine(x, scale, zero, lo, hi)
+
+    def weight_format(self) -> tuple[int, bool]:
+        return 8, self.multiplier.signed
+
+    def input_format(self) -> tuple[int, bool, float, int]:
+        return (8, self.multiplier.signed, *self.input_qparams())
+
     def input_qparams(self) -> tuple[float, int]:
         if self.multiplier.signed:
             if not torch.isfinite(self.act.lo):
