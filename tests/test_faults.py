@@ -155,8 +155,8 @@ def test_tmr_votes_a_faulted_copy_away_and_split_halves_its_error():
             voted = m(x)
         with faulty(m, fault, protection=Protection("split", {"0": (2,)})):
             split = m(x)
-        with faulty(m, [FaultSite("0", 2 * 6 + 1, 7, replica=1)], protection=Protection("tmr", {"0": (2,)})):
-            copy_hit = m(x)
+        with faulty(m, [FaultSite("0", 2 * 6 + 1, 7, replica=1)], protection=Protection("tmr", {"classifier": (2,)})):
+            copy_hit = m(x)  # protected layers may be named readably too
     assert not torch.allclose(hit[:, 2], clean[:, 2])
     assert torch.equal(voted, clean) and torch.equal(copy_hit, clean)
     torch.testing.assert_close(split[:, 2] - clean[:, 2], (hit[:, 2] - clean[:, 2]) / 2)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
-from ._compute import compute_layers, select_layers, wrapped_layer
+from ._compute import compute_layers, resolve_layers, select_layers, wrapped_layer
 from ._quantize import LayerWrapper
 
 FAULT_TARGETS = ("weights", "activations", "both")
@@ -143,6 +143,10 @@ class Protection:
     def copies(self) -> int:
         return EXTRA_COPIES[self.mode]
 
+    def by_module(self, model: nn.Module) -> dict[str, tuple[int, ...]]:
+        """The protected channels keyed by module name (they may be given by readable name)."""
+        return dict(zip(resolve_layers(model, list(self.channels), "protect"), self.channels.values()))
+
 
 def _positions(fault: FaultModel, fmt: CodeFormat, name: str) -> tuple[int, ...]:
     for b in fault.bits:
@@ -161,11 +165,12 @@ def draw_weight_faults(model: nn.Module, fault: FaultModel, seed: int,
     if fault.target == "activations" or fault.is_zero:
         return ()
     base, copies = [], []  # blocks: (layer, replica, flat indices, positions)
+    protected_channels = protection.by_module(model) if protection else {}
     for name, m in select_layers(model, fault.layers, "fault").items():
         positions = _positions(fault, weight_format(m), name)
         w = wrapped_layer(m).weight
         base.append((name, 0, np.arange(w.numel()), positions))
-        protected = protection.channels.get(name, ()) if protection else ()
+        protected = protected_channels.get(name, ())
         if protected:
             per_channel = w[0].numel()
             idx = (np.asarray(protected)[:, None] * per_channel + np.arange(per_channel)).ravel()
@@ -262,21 +267,22 @@ def faulty(model: nn.Module, sites: Sequence[FaultSite] = (), activations: Fault
     layers = compute_layers(model)
     g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0xAC7]).generate_state(1)[0]))
     handles, stored = [], []
-    names = {s.layer for s in sites} | set(protection.channels if protection else ())
+    protected = protection.by_module(model) if protection else {}
+    names = {s.layer for s in sites} | set(protected)
     try:
         for name in names:
             if name not in layers:
                 raise ConfigError(f"faults: unknown layer {name!r}; the model's layers are {', '.join(layers)}")
             m = layers[name]
             fmt = weight_format(m)
-            copies = protection.copies if protection and name in protection.channels else 0
+            copies = protection.copies if name in protected else 0
             faults = [_code_fault(r, fmt) if r else None
                       for r in ([s for s in sites if s.layer == name and s.replica == r] for r in range(1 + copies))]
             weights = _StoredWeights(m)
             stored.append(weights)
             weights.use(faults[0])
             if copies:
-                channels = torch.tensor(protection.channels[name], dtype=torch.int64)
+                channels = torch.tensor(protected[name], dtype=torch.int64)
 
                 def vote(module: nn.Module, args: tuple, out: torch.Tensor, faults=faults, channels=channels,
                          weights=weights) -> torch.Tensor:
