@@ -487,6 +487,10 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     ("--multiplier", "drum:k=99"),
     ("--multiplier", "exact", "--layers", "net.nope"),
     ("--multiplier", "exact", "--retrain", "-1"),
+    ("--multiplier", "exact", "--multiplier", "trunc:k=6"),
+    ("--multiplier", "exact", "--multiplier", "trunc:k=6", "--assign", "--budget", "2"),
+    ("--multiplier", "trunc:k=6", "--assign", "--choose-on", "train"),
+    ("--multiplier", "trunc:k=6", "--layers", "fc1", "--float-layers", "fc1"),
 ])
 def test_cli_approx_bad_input(capsys, saved_model, tmp_path, case):
     args = list(case)

@@ -166,6 +166,8 @@ def approx_cmd(
     dirs = tuple(lut_dir or ())
     mults = [get_multiplier(m, dirs=dirs, signed=signed) for m in multiplier]  # fail early, before any model work
     if assign:
+        if choose_on not in ("val", "test"):
+            raise ConfigError(f"--choose-on: got {choose_on!r}, expected val or test")
         _assign(model, multiplier, budget, choose_on, dirs, preset=preset, eps=eps, images=images, no_robust=no_robust,
                 data_dir=data_dir, seed=seed, queries=queries, output=output, save=save)
         return
