@@ -30,9 +30,11 @@ from ..hw import (
     wrapped_layer,
 )
 from ..layers import eval_mode
+from ._accuracy import predict_logits
 from ..records import Objective, accuracy_objective
 
 Progress = Callable[[int, int], None]  # (done, total)
+BATCH = 1000  # images per forward pass: noise draws and activation faults depend on the batching
 NOISE_DRAWS, FAULT_TRIALS = 5, 20  # defaults of the accuracy@noise / accuracy@faults objectives
 
 
@@ -47,10 +49,8 @@ class PerturbedAccuracy:
     accuracies: tuple[float, ...]
 
 
-def _hits(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    with torch.no_grad():
-        pred = torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-    return float((pred == y).double().mean())
+def _hits(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return float((predict_logits(model, x, BATCH).argmax(1) == y).double().mean())
 
 
 def _summary(label: str, accs: list[float], images: int) -> PerturbedAccuracy:
@@ -97,10 +97,9 @@ def fault_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fault: Fa
     return _summary(fault.label, accs, len(x))
 
 
-def _scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+def _scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(accuracy, mean cross-entropy); a non-finite loss (a float exponent flipped) counts as infinite harm."""
-    with torch.no_grad():
-        logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    logits = predict_logits(model, x, BATCH)
     loss = float(F.cross_entropy(logits.double(), y))
     return float((logits.argmax(1) == y).double().mean()), loss if math.isfinite(loss) else math.inf
 
