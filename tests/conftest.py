@@ -34,3 +34,40 @@ def saved_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     assert main(["train", "--arch", "lenet-tiny", "--epochs", "3", "--save-model", str(folder / "m")]) == 0
     return str(folder / "m")
+
+
+def _browser_check(path: Path, divs: tuple[str, ...]) -> None:
+    """Open an HTML page in Debian's headless chromium: no console errors, a plot drawn in every div."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("no chromium + chromium-driver (Debian packages; .ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.get(path.resolve().as_uri())
+        for div in divs:
+            marks = driver.execute_script(
+                f"const e = document.getElementById('{div}');"
+                "return e ? e.querySelectorAll('svg .point, svg .bars path, svg path.js-line, svg g.parcoords .axis')"
+                ".length : -1")
+            assert marks > 0, (div, marks)
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert not errors, errors
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def draws_in_browser():
+    """check(path, divs): the page opens in headless chromium without errors and every div holds a drawn plot
+    (skips where chromium is absent)."""
+    return _browser_check

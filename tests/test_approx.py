@@ -474,11 +474,16 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     doc = json.loads(out.read_text())
     assert [v["variant"] for v in doc] == ["", "multiplier=exact", "multiplier=mul8u_L40"]
     code = main(["approx", saved_model + ".safetensors", "--multiplier", "trunc:k=10", "--sensitivity",
-                 "--output", str(tmp_path / "s.json")])
+                 "--images", "40", "--queries", "100", "--output", str(tmp_path / "s.json")])
     sens = json.loads((tmp_path / "s.json").read_text())
     assert code == 0 and [r["variant"] for r in sens] == ["multiplier=exact", *(f"multipliers={n}@trunc:k=10" for n in
                                                                              ("conv1", "conv2", "fc1", "classifier"))]
     assert all(-1 <= r["details"]["accuracy_change"] <= 1 and r["details"]["energy_mac_saved_pj"] > 0 for r in sens[1:])
+    # robust accuracy on the same 40 attacked images for every layer, signed as a change against exact 8-bit
+    robust = [next(o for o in r["objectives"] if o["name"] == "robust_accuracy@worst:fast:0.1") for r in sens]
+    assert all(o["images"] == 40 and o["images_id"] == robust[0]["images_id"] for o in robust)
+    assert [r["details"]["robust_accuracy_change"] for r in sens[1:]] == pytest.approx(
+        [o["value"] - robust[0]["value"] for o in robust[1:]])
 
 
 @pytest.mark.parametrize("case", [

@@ -260,6 +260,35 @@ def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
     assert "bits=8 vs as trained" in out
 
 
+def test_every_table_command_prints_its_tables_as_csv_json_and_markdown(capsys, saved_model, tmp_path):
+    """--format on every command that prints a table: the same cells as the terminal table, parseable; lines
+    beside the tables go to stderr so stdout holds only the format."""
+    import csv
+    import io
+
+    arch = json.loads(open(saved_model + ".json").read())["architecture"]
+    commands = [["evaluate", saved_model], ["compress", saved_model, "--bits", "8", "--no-robust"],
+                ["approx", saved_model, "--multiplier", "trunc:k=6", "--sensitivity", "--no-robust"],
+                ["robustness", saved_model, "--preset", "fast", "--images", "10", "--eps", "0.1"],
+                ["energy", saved_model, "--dataflow", "A"], ["noise", saved_model, "--outputs", "0.1", "--draws", "1"],
+                ["faults", saved_model, "--bits", "8", "--rate", "0.01", "--trials", "1"],
+                ["spaces", "lenet", "--arch", arch.removeprefix("lenet:")], ["multipliers"]]
+    for args in commands:
+        assert main([*args, "--format", "json"]) == 0, args
+        tables = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert tables and all(t["rows"] and all(len(r) == len(t["columns"]) for r in t["rows"]) for t in tables), args
+        assert main([*args, "--format", "csv"]) == 0, args
+        blocks = capsys.readouterr().out.strip().split("\n\n")
+        assert len(blocks) == len(tables), args
+        for block, t in zip(blocks, tables):
+            assert list(csv.reader(io.StringIO(block))) == [t["columns"], *t["rows"]], args
+    assert main(["energy", saved_model, "--dataflow", "A", "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith(f"**{arch}") and "| dataflow | E_MAC |" in md and "|---|---:|" in md
+    assert main(["energy", saved_model, "--format", "xml"]) == 2
+    assert "--format: got 'xml', expected one of table, csv, md, latex, json" in capsys.readouterr().err
+
+
 def test_piped_tables_are_never_cut(capsys, saved_model, tmp_path):
     """Output to a pipe or file (not a terminal): no value cut with '…', no title broken over lines."""
     arch = json.loads(open(saved_model + ".json").read())["architecture"]

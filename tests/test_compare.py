@@ -8,12 +8,15 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from paretonet.cli import main
-from paretonet.records import Objective, Record, accuracy_objective, records_from_json, wilson_interval
-from paretonet.report import compare, read_records, render, within_noise
+from paretonet.records import (Objective, Record, accuracy_objective, outcomes, per_image_accuracy, records_from_json,
+                               wilson_interval)
+from paretonet.report import NoiseTest, compare, mcnemar_p, noise_test, read_records, render, within_noise
 
 
 def _rec(variant: str, acc: float, energy: float, size: float, dataset: str = "digits") -> Record:
@@ -49,6 +52,28 @@ def test_every_accuracy_of_a_trained_model_has_images_and_an_interval(capsys, sa
         for o in rec.objectives:
             if o.unit == "fraction":
                 assert o.images in (359, 40) and o.interval == pytest.approx(wilson_interval(o.value, o.images))
+    clean, robust = (records_from_json(json.loads((tmp_path / n).read_text()))[0] for n in ("e.json", "r.json"))
+    for o in (clean.objectives[0], next(o for o in robust.objectives if o.name.startswith("robust_accuracy@"))):
+        assert o.images_id and outcomes(o).mean() == pytest.approx(o.value)  # per-image outcomes ride along
+    # the same model evaluated twice: the paired test, no image on which they differ
+    assert main(["evaluate", saved_model, "-o", str(tmp_path / "again.json")]) == 0
+    again = records_from_json(json.loads((tmp_path / "again.json").read_text()))[0]
+    assert noise_test(clean.objectives[0], again.objectives[0]) == NoiseTest(True, "mcnemar", 1.0)
+
+
+def test_mcnemar_is_paired_and_sharper_than_two_independent_proportions():
+    assert mcnemar_p(np.array([True] * 10 + [False] * 2), np.array([False] * 10 + [True] * 2)) == pytest.approx(
+        2 * (1 + 12 + 66) / 4096)  # exact binomial tail, by hand
+    right = np.ones(359, dtype=bool)
+    right[:7] = False
+    worse = right.copy()
+    worse[7:15] = False  # the same images wrong, and 8 more
+    a, b = per_image_accuracy("accuracy", right, "same"), per_image_accuracy("accuracy", worse, "same")
+    assert a.value == pytest.approx(352 / 359) and a.interval == pytest.approx(wilson_interval(352 / 359, 359))
+    assert noise_test(a, b) == NoiseTest(False, "mcnemar", pytest.approx(2 / 256))
+    unpaired = replace(b, images_id="other images")
+    assert noise_test(a, unpaired).test == "newcombe" and noise_test(a, unpaired).within
+    assert within_noise(a, a)
 
 
 def test_hand_checked_front_relative_constraint_and_noise():
@@ -96,6 +121,22 @@ def test_markdown_and_latex_tables():
         Path(d, "t.tex").write_text(doc)
         res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=d, capture_output=True, text=True)
         assert res.returncode == 0, res.stdout[-2000:]
+
+
+def test_plot_page_draws_pairwise_fronts_and_parallel_coordinates(capsys, tmp_path, draws_in_browser):
+    four = [Record(r.architecture, r.dataset, r.seed, (*r.objectives, Objective("macs", 1000.0 * (i + 1), "MACs", "min")),
+                   variant=r.variant) for i, r in enumerate(HAND)]
+    (tmp_path / "four.json").write_text(json.dumps([r.to_dict() for r in four]))
+    page = tmp_path / "plot.html"
+    assert main(["compare", str(tmp_path / "four.json"), "--front", "accuracy,energy,size,macs", "--plot", str(page),
+                 "--format", "csv"]) == 0
+    html = page.read_text()
+    assert 'id="pairwise"' in html and 'id="parallel"' in html and '"format": "svg"' in html
+    assert "<script src" not in html  # self-contained: plotly inlined, nothing fetched
+    assert html.count("<tr>") == 1 + len(HAND)  # the table under the plots
+    draws_in_browser(page, ("pairwise", "parallel"))
+    assert main(["compare", str(tmp_path / "four.json"), "--front", "accuracy", "--plot", str(page)]) == 2
+    assert "--plot: needs at least two objectives" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +58,7 @@ def test_every_trial_is_measured_on_the_model_its_key_names(tmp_path, digits):
         assert t.constraints["size_bytes<=400000"] == max(0.0, by_name["size_bytes"] - 400000)
 
 
-def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp_path):
+def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp_path, draws_in_browser):
     run = tmp_path / "run"
     code = main(["search", "--trials", "3", "--seed", "1", *FAST, "--output", str(run)])
     assert code == 0
@@ -75,37 +73,10 @@ def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp
     assert curves and all(len(c["robust"]) == 3 and len(c["noise"]) == 4 for c in curves)
     html = (run / "report.html").read_text()
     assert "<script" in html and "<script src" not in html and "<link" not in html  # nothing fetched: self-contained
-    _browser_check(run / "report.html")
+    draws_in_browser(run / "report.html", ("pareto", "hypervolume", "robustness", "noise", "energy", "importance0"))
     assert main(["report", str(run), "--member", "999"]) == 2  # not a front trial: one error line
     assert main(["report", str(run), "--output", str(tmp_path / "again.html")]) == 0
     assert (tmp_path / "again.html").stat().st_size > 1_000_000  # plotly's JS is inlined
-
-
-def _browser_check(path: Path) -> None:
-    """Open the report in Debian's headless chromium: no console errors, every plot drawn."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("no chromium + chromium-driver (Debian packages; .ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    try:
-        driver.get(path.resolve().as_uri())
-        for div in ("pareto", "hypervolume", "robustness", "noise", "energy", "importance0"):
-            marks = driver.execute_script(
-                f"const e = document.getElementById('{div}');"
-                "return e ? e.querySelectorAll('svg .point, svg .bars path, svg path.js-line').length : -1")
-            assert marks > 0, (div, marks)
-        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-        assert not errors, errors
-    finally:
-        driver.quit()
 
 
 @pytest.mark.slow

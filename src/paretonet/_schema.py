@@ -27,6 +27,8 @@ class ObjectiveSchema(_Strict):
     direction: Literal["max", "min"]
     images: Annotated[StrictInt, Field(ge=0)] | None = None
     interval: Annotated[list[Number | None], Field(min_length=2, max_length=2)] | None = None
+    images_id: StrictStr | None = None
+    correct: StrictStr | None = None
 
 
 class RecordSchema(_Strict):

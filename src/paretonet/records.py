@@ -2,16 +2,22 @@
 
 JSON form (one per architecture, variant, dataset, seed), validated on read:
 {"format": 1, "architecture", "variant", "dataset", "seed", "objectives": [{"name", "value", "unit",
-"direction"[, "images", "interval"]}], "budgets": {...}, "versions": {..., "threads", "cpu_capability"}, "details": {...}}.
-An accuracy measured on images carries their count and its 95 % Wilson interval.
+"direction"[, "images", "interval", "images_id", "correct"]}], "budgets": {...}, "versions": {..., "threads",
+"cpu_capability"}, "details": {...}}.
+An accuracy measured on images carries their count and its 95 % Wilson interval; where the per-image outcome
+is known, also the fingerprint of those images and which of them the model got right, so two models measured
+on the same images can be compared pairwise (McNemar) rather than as two independent proportions.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .errors import ConfigError
 
@@ -27,6 +33,8 @@ class Objective:
     direction: str  # "max" or "min"
     images: int | None = None  # accuracies: the images measured on
     interval: tuple[float, float] | None = None  # accuracies: 95 % Wilson interval over those images
+    images_id: str | None = None  # accuracies: fingerprint of the images and labels (same id: same images, same order)
+    correct: str | None = None  # accuracies: per image 1 where right, bits packed (numpy.packbits) in base64
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -45,6 +53,29 @@ def wilson_interval(p: float, n: int, z: float = 1.959963984540054) -> tuple[flo
 def accuracy_objective(name: str, value: float, images: int) -> Objective:
     """An accuracy-type objective (a fraction of `images`, higher is better) with its image count and interval."""
     return Objective(name, value, "fraction", "max", images=images, interval=wilson_interval(value, images))
+
+
+def per_image_accuracy(name: str, correct: Any, images_id: str) -> Objective:
+    """An accuracy from its per-image outcomes (booleans, in the order of the images `images_id` names):
+    the value, count and interval as `accuracy_objective`, and the outcomes themselves for paired tests."""
+    right = np.asarray(correct, dtype=bool).ravel()
+    value = float(right.mean()) if len(right) else math.nan
+    packed = base64.b64encode(np.packbits(right).tobytes()).decode("ascii")
+    return Objective(name, value, "fraction", "max", images=len(right), interval=wilson_interval(value, len(right)),
+                     images_id=images_id, correct=packed)
+
+
+def outcomes(o: Objective) -> np.ndarray | None:
+    """Per-image outcomes of an accuracy (True where right), or None where the record has none."""
+    if o.correct is None or o.images is None:
+        return None
+    try:
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(o.correct, validate=True), dtype=np.uint8))
+    except ValueError:
+        raise ConfigError(f"objective {o.name!r}: 'correct' is not base64 of packed bits") from None
+    if len(bits) < o.images or len(bits) >= o.images + 8:
+        raise ConfigError(f"objective {o.name!r}: 'correct' holds {len(bits)} bits for {o.images} images")
+    return bits[: o.images].astype(bool)
 
 
 def eps_label(eps: float) -> str:
@@ -111,13 +142,14 @@ class Record:
         return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
                    objectives=tuple(Objective(o.name, math.nan if o.value is None else o.value, o.unit, o.direction,
                                               o.images, None if o.interval is None else
-                                              tuple(math.nan if v is None else v for v in o.interval))
+                                              tuple(math.nan if v is None else v for v in o.interval),
+                                              o.images_id, o.correct)
                                     for o in r.objectives),
                    budgets=dict(r.budgets), versions=dict(r.versions), details=dict(r.details))
 
 
 def _objective_dict(o: Objective) -> dict[str, Any]:
-    """Name, value, unit, direction; images and interval where they were measured."""
+    """Name, value, unit, direction; images, interval and outcomes where they were measured."""
     return {k: v for k, v in asdict(o).items() if v is not None or k == "value"}
 
 

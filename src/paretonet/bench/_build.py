@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError, check_choice, check_float, check_int
-from ..records import Record, accuracy_objective, robust_name
+from ..records import Record, per_image_accuracy, robust_name
 from ._table import Bench
 
 ProgressFn = Callable[[int, int, str], None]  # (rows done, rows wanted, architecture)
@@ -90,7 +90,7 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> Record:
     the zero-cost proxies in its details. The first attack's evaluation runs the sanity checks."""
     import torch
 
-    from ..evaluate import PRESETS, RobustnessConfig, evaluate_robustness
+    from ..evaluate import PRESETS, RobustnessConfig, evaluate_robustness, images_id
     from ..pipeline import train_architecture
     from ..proxies import ALL_PROXIES, compute_proxies
     from ..train import TrainConfig
@@ -114,7 +114,7 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> Record:
         details["robustness"][attack] = r.details()
         budgets.update(r.budgets())
         robust_to_all &= np.array([b == "" for b in r.broken_by])
-    objectives.append(accuracy_objective(robust_name(f"worst:{cfg.preset}", cfg.eps), float(robust_to_all.mean()), len(x)))
+    objectives.append(per_image_accuracy(robust_name(f"worst:{cfg.preset}", cfg.eps), robust_to_all, images_id(x, y)))
     names = cfg.proxies or ALL_PROXIES
     details["proxies"] = compute_proxies(arch, data, names, seeds=range(cfg.proxy_seeds))
     budgets["proxy_seeds"] = cfg.proxy_seeds

@@ -13,6 +13,7 @@ from rich import table as rich_table
 
 from ..errors import ConfigError
 from ..records import Objective, Record
+from ..report._tables import check_format  # noqa: F401 (every table command checks its --format first)
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +37,40 @@ class Table(rich_table.Table):
         super().add_column(*args, **kwargs)
 
 
+def text_table(t: rich_table.Table):  # noqa: ANN201
+    """The rich table as plain strings (cells are plain text here: no markup to strip)."""
+    from ..report import TextTable
+
+    def plain(cell: object) -> str:
+        return cell.plain if hasattr(cell, "plain") else str(cell)
+
+    cells = [[plain(c) for c in col.cells] for col in t.columns]
+    return TextTable(plain(t.title) if t.title else "", tuple(plain(col.header) for col in t.columns),
+                     tuple(tuple(col[i] for col in cells) for i in range(t.row_count)),
+                     tuple(col.justify == "right" for col in t.columns))
+
+
+def show(t: rich_table.Table, fmt: str = "table") -> None:
+    """Print a table as the terminal table or as --format text (csv, md, latex, json); several tables of one
+    command follow each other (csv and md: a blank line between; json: one line each)."""
+    from ..report import render_table
+
+    if fmt == "table":
+        out.print(t)
+        return
+    text = render_table(text_table(t), fmt)
+    out.print(text + ("\n" if fmt in ("csv", "md", "latex") else ""), end="", markup=False, highlight=False,
+              soft_wrap=True)
+
+
+def say(text: str, fmt: str = "table") -> None:
+    """A line beside the tables: on stdout with the terminal table, on stderr when stdout holds --format text."""
+    (out if fmt == "table" else err).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 # -- options used by several commands ------------------------------------------------------------
+FormatOpt = Annotated[str, typer.Option(
+    "--format", help="How tables are printed: table (terminal), csv, md, latex or json (one line per table).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice in this command.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result as JSON to this file.")]
 DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder holding the dataset files (IDX or CIFAR-10 batches).")]

@@ -9,7 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ._common import Table, AttackPresetOpt, DataDirOpt, EpsOpt, OutputOpt, app, err, names, numbers, out, write_json, write_records
+from ._common import (
+    AttackPresetOpt, DataDirOpt, EpsOpt, FormatOpt, OutputOpt, Table, app, check_format, err, names, numbers, out, say, show,
+    write_json, write_records,
+)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Tabular benchmarks: build one, resumable and parallel.")
 predict_app = typer.Typer(no_args_is_help=True, help="Predict clean and robust accuracy from proxies.")
@@ -67,8 +70,10 @@ def evaluate_cmd(
     features: Annotated[str, typer.Option(help="Feature set: proxies, proxies+encoding, encoding.")] = "proxies+encoding",
     importance_plot: Annotated[Optional[Path], typer.Option(help="Write the SHAP importance chart (SVG) here.")] = None,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Fit on n architectures, test on all the rest: R^2, Kendall tau and Spearman, mean and std over seeds."""
+    check_format(fmt)
     from ..bench import open_bench
     from ..errors import check_choice
     from ..predict import FEATURE_SETS, PUBLISHED_R2, evaluate_protocol, feature_importance, importance_svg
@@ -95,7 +100,7 @@ def evaluate_cmd(
     for n in sizes:
         if n in PUBLISHED_R2 and data.space == "nb201":
             t.add_row("published R^2", str(n), *(f"{PUBLISHED_R2[n].get(x, float('nan')):.3f}" for x in wanted))
-    out.print(t)
+    show(t, fmt)
     # importance for the worst case (or the last target): largest size, seed 0
     target = next((x for x in wanted if "@worst:" in x or "@min:" in x), wanted[-1])
     imp = feature_importance(data, features, target, max(sizes))
@@ -105,11 +110,11 @@ def evaluate_cmd(
         it.add_column(col, justify="left" if col == "feature" else "right")
     for name, (gain, shap) in top:
         it.add_row(name, f"{gain:.4g}", f"{shap:.4g}")
-    out.print(it)
+    show(it, fmt)
     if importance_plot is not None:
         importance_svg([(k, v[1]) for k, v in top], importance_plot, f"mean |SHAP| for {target}")
     seconds = time.perf_counter() - t0
-    out.print(f"wall time {seconds:.0f} s")
+    say(f"wall time {seconds:.0f} s", fmt)
     # a predictor's evaluation, not a model's measurement: its own versioned form
     write_json(output, {"format": 1, "bench": data.name, "seeds": seeds, "seconds": seconds, "cells": [
         {"features": c.features, "train_size": c.train_size, "target": c.target, "r2": c.r2.__dict__,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ._common import Table, app, err, names, out
+from ._common import FormatOpt, Table, app, check_format, err, names, out
 
 
 @app.command("compare")
@@ -21,17 +21,21 @@ def compare_cmd(
         help="Objectives of the Pareto front, comma-separated (default: accuracy, energy, size).")] = None,
     where: Annotated[Optional[list[str]], typer.Option(
         help="Keep rows meeting a bound, e.g. 'energy<=0.5x' (times the baseline's) or 'accuracy>=0.95'; repeatable.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, md, latex or json.")] = "table",
+    fmt: FormatOpt = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the chosen format to this file.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Write an HTML page of plots here: pairwise fronts, parallel coordinates for 4+ objectives (SVG from the "
+             "camera button).")] = None,
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare records of different datasets.")] = False,
 ) -> None:
     """Put Records side by side: every objective with its unit and 95 % interval, changes against a baseline
     (accuracy differences within noise say so), the Pareto front marked with *."""
-    from ..report import FORMATS, compare, describe, read_records, render, table_headers, table_rows
+    from ..report import compare, describe, read_records, render, table_headers, table_rows, write_plot
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
+    check_format(fmt)
     c = compare(read_records(files), baseline=baseline, front=names(front), where=where or (), allow_mixed=allow_mixed)
+    if plot is not None:
+        err.print(f"wrote {write_plot(c, plot)}")
     if output is not None:
         try:
             output.write_text(render(c, "md" if fmt == "table" else fmt))

@@ -14,6 +14,7 @@ from ._common import (
     AttackPresetOpt,
     DataDirOpt,
     EpsOpt,
+    FormatOpt,
     ImagesOpt,
     LutDirOpt,
     ModelArg,
@@ -23,10 +24,12 @@ from ._common import (
     SeedOpt,
     SignedOpt,
     app,
+    check_format,
     comparison_table,
     err,
     names,
-    out,
+    say,
+    show,
     write_json,
     write_records,
 )
@@ -37,7 +40,7 @@ SaveVariantOpt = Annotated[Optional[Path], typer.Option("--save-model", help="Sa
 
 def _compare(model: Path, variants: list, *, preset: str, eps: float, images: int | None, no_robust: bool,  # noqa: ANN001
              data_dir: str | None, seed: int, queries: int, output: Path | None, save: Path | None,
-             lut_dirs: tuple[str, ...] = ()) -> None:
+             fmt: str = "table", lut_dirs: tuple[str, ...] = ()) -> None:
     """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved."""
     from ..evaluate import RobustnessConfig
     from ..modelfile import save_model
@@ -55,9 +58,9 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     cfg = TrainConfig.from_dict({**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
     records, vm = compare_variants(net, Architecture.parse(meta.architecture), data, meta.seed, variants, robustness,
                                    select_images(data, images, seed), cfg, lut_dirs, base)
-    out.print(comparison_table(f"{meta.architecture} on {data.name}", records))
+    show(comparison_table(f"{meta.architecture} on {data.name}", records), fmt)
     if str(vm.architecture) != meta.architecture:
-        out.print(f"architecture after channel pruning: {vm.architecture}")
+        say(f"architecture after channel pruning: {vm.architecture}", fmt)
     for r in records:
         if "robustness" in r.details:
             warn_failed_checks(f"'{r.variant or 'as trained'}', eps {eps:g}", r.details["robustness"]["sanity"])
@@ -88,14 +91,16 @@ def compress_cmd(
     seed: SeedOpt = 0,
     output: OutputOpt = None,
     save: SaveVariantOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Quantize and/or prune a model; accuracy, robust accuracy, size and energy before and after."""
+    check_format(fmt)
     from ..variant import Variant
 
     variant = Variant(bits=bits, act_bits=act_bits, per_tensor=per_tensor, qat=qat, prune=prune,
                       prune_scope=prune_scope, channels=channels, finetune=finetune)
     _compare(model, [variant], preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
-             seed=seed, queries=queries, output=output, save=save)
+             seed=seed, queries=queries, output=output, save=save, fmt=fmt)
 
 
 @app.command("multipliers")
@@ -104,8 +109,10 @@ def multipliers_cmd(
     meta: Annotated[Optional[list[str]], typer.Option(help="EvoApproxLib meta.json with power/area/delay.")] = None,
     signed: SignedOpt = None,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """List multipliers: built-in designs and tables found, with error metrics and relative power."""
+    check_format(fmt)
     from ..hw.approx import list_multipliers
 
     infos = list_multipliers(lut_dir or (), meta or (), signed)
@@ -124,7 +131,7 @@ def multipliers_cmd(
                      "table_sha256": m.table_sha256, "mae": e.mae, "mae_pct": e.mae_pct, "wce": e.wce,
                      "wce_pct": e.wce_pct, "mse": e.mse, "mre_pct": e.mre_pct, "ep_pct": e.ep_pct,
                      "mean_error_bias": e.mean_error_bias})
-    out.print(t)
+    show(t, fmt)
     write_json(output, {"format": 1, "multipliers": rows})  # multipliers, not models: no Record
 
 
@@ -146,7 +153,7 @@ def approx_cmd(
     queries: QueriesOpt = 1000,
     no_robust: NoRobustOpt = False,
     sensitivity: Annotated[bool, typer.Option(
-        "--sensitivity", help="Only each layer alone approximated: accuracy change and MAC energy saved.")] = False,
+        "--sensitivity", help="Only each layer alone approximated: accuracy and robust-accuracy change, MAC energy saved.")] = False,
     assign: Annotated[bool, typer.Option(
         "--assign", help="Choose a multiplier per layer from the --multiplier list, greedily, within --budget.")] = False,
     budget: Annotated[float, typer.Option(help="--assign: accuracy the assignment may lose against exact 8-bit "
@@ -156,6 +163,7 @@ def approx_cmd(
     seed: SeedOpt = 0,
     output: OutputOpt = None,
     save: SaveVariantOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Accuracy, robust accuracy, size and energy: as trained, 8-bit exact, and with the multiplier. Each layer is
     approximate, exact 8-bit or float: --layers (default all) approximate, --exact-layers and the rest exact 8-bit,
@@ -163,28 +171,30 @@ def approx_cmd(
     from ..hw.approx import get_multiplier
     from ..variant import Variant
 
+    check_format(fmt)
     dirs = tuple(lut_dir or ())
     mults = [get_multiplier(m, dirs=dirs, signed=signed) for m in multiplier]  # fail early, before any model work
     if assign:
         if choose_on not in ("val", "test"):
             raise ConfigError(f"--choose-on: got {choose_on!r}, expected val or test")
         _assign(model, multiplier, budget, choose_on, dirs, preset=preset, eps=eps, images=images, no_robust=no_robust,
-                data_dir=data_dir, seed=seed, queries=queries, output=output, save=save)
+                data_dir=data_dir, seed=seed, queries=queries, output=output, save=save, fmt=fmt)
         return
     if len(multiplier) > 1:
         raise ConfigError(f"--multiplier: got {len(multiplier)}, one unless --assign chooses among them")
     multiplier, mult = multiplier[0], mults[0]
     if sensitivity:
-        _sensitivity(model, multiplier, mult, data_dir, seed, output)
+        _sensitivity(model, multiplier, mult, preset=preset, eps=eps, images=images, no_robust=no_robust,
+                     queries=queries, data_dir=data_dir, seed=seed, output=output, fmt=fmt)
         return
     chosen, exact, floats = names(layers), names(exact_layers), names(float_layers)
     variants = [Variant(multiplier="exact", float_layers=floats),
                 Variant(multiplier=multiplier, approx_layers=chosen, exact_layers=exact, float_layers=floats,
                         retrain=retrain)]
     if mult.relative_power is None:
-        out.print(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's")
+        say(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's", fmt)
     _compare(model, variants, preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
-             seed=seed, queries=queries, output=output, save=save, lut_dirs=dirs)
+             seed=seed, queries=queries, output=output, save=save, fmt=fmt, lut_dirs=dirs)
 
 
 def _assign(model: Path, specs: list[str], budget: float, split: str, dirs: tuple[str, ...],  # noqa: ANN003
@@ -199,38 +209,52 @@ def _assign(model: Path, specs: list[str], budget: float, split: str, dirs: tupl
     g = greedy_assignment(net, data, specs, budget, lut_dirs=dirs, split=split)
     for spec in specs:
         if get_multiplier(spec, dirs=dirs).relative_power is None:
-            out.print(f"note: {spec} has no circuit power data: it saves no energy in the model and is not chosen")
+            say(f"note: {spec} has no circuit power data: it saves no energy in the model and is not chosen",
+                compare["fmt"])
     t = Table(title=f"greedy assignment on the {g.split} split: exact 8-bit {g.base_accuracy:.4f}, budget {budget:g}; "
                     "least sensitive first, each step measures the whole model")
     for col in ("layer", "multiplier", "accuracy", "kept"):
         t.add_column(col, justify="left" if col in ("layer", "multiplier") else "right")
     for s in g.steps:
         t.add_row(s.layer, s.multiplier, f"{s.accuracy:.4f}", "yes" if s.accepted else "no")
-    out.print(t)
-    out.print(f"chosen: {g.variant} ({g.split} accuracy {g.accuracy:.4f})")
+    show(t, compare["fmt"])
+    say(f"chosen: {g.variant} ({g.split} accuracy {g.accuracy:.4f})", compare["fmt"])
     _compare(model, [Variant(multiplier="exact"), g.variant], lut_dirs=dirs, **compare)
 
 
-def _sensitivity(model: Path, spec: str, mult, data_dir: str | None, seed: int, output: Path | None) -> None:  # noqa: ANN001
+def _sensitivity(model: Path, spec: str, mult, *, preset: str, eps: float, images: int | None,  # noqa: ANN001
+                 no_robust: bool, queries: int, data_dir: str | None, seed: int, output: Path | None, fmt: str) -> None:
+    from ..evaluate import RobustnessConfig
     from ..pipeline import load_for_eval
-    from ..records import Record, accuracy_objective, versions
-    from ..variant import Variant, layer_sensitivity
+    from ..records import Record, versions
+    from ..variant import Variant, layer_sensitivity, select_images
 
     net, meta, data = load_for_eval(model, None, data_dir, 0)
-    base, rows = layer_sensitivity(net, data, [mult])
-    t = Table(title=f"{meta.architecture}: {mult.name} in one layer at a time, the others exact 8-bit "
-                    f"(exact 8-bit accuracy {base:.4f})")
-    for col in ("layer", "accuracy", "change vs exact 8-bit", "MAC energy saved (pJ)"):
+    robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries)
+    robust_images = None if no_robust else select_images(data, images, seed)
+    base, rows = layer_sensitivity(net, data, [mult], robustness=robustness, robust_images=robust_images)
+    robust = base.robust_accuracy is not None
+    title = (f"{meta.architecture}: {mult.name} in one layer at a time, the others exact 8-bit (exact 8-bit accuracy "
+             f"{base.accuracy:.4f}" + (f", robust {base.robust_accuracy:.4f} on {len(robust_images[0])} images, "
+                                       f"{base.objectives[1].name}" if robust else "") + ")")
+    t = Table(title=title)
+    cols = ["layer", "accuracy", "change vs exact 8-bit"]
+    cols += ["robust accuracy", "robust change vs exact 8-bit"] if robust else []
+    for col in (*cols, "MAC energy saved vs exact 8-bit (pJ)"):
         t.add_column(col, justify="left" if col == "layer" else "right")
-    n = len(data.test)
-    records = [Record(meta.architecture, data.name, meta.seed, (accuracy_objective("accuracy", base, n),),
-                      variant=str(Variant(multiplier="exact")), budgets={"test_images": n}, versions=versions())]
+    budgets = {"test_images": len(data.test), **({"robust_images": len(robust_images[0]), "eps": eps, "preset": preset,
+                                                  "square_queries": queries} if robust else {})}
+    records = [Record(meta.architecture, data.name, meta.seed, base.objectives,
+                      variant=str(Variant(multiplier="exact")), budgets=budgets, versions=versions())]
     for r in rows:
-        t.add_row(r.layer, f"{r.accuracy:.4f}", f"{r.change:+.4f}", f"{r.energy_mac_saved_pj:.4g}")
-        records.append(Record(meta.architecture, data.name, meta.seed,
-                              (accuracy_objective("accuracy", r.accuracy, n),),
-                              variant=str(Variant(multipliers=(f"{r.layer}@{spec}",))),
-                              budgets={"test_images": n}, versions=versions(),
-                              details={"accuracy_change": r.change, "energy_mac_saved_pj": r.energy_mac_saved_pj}))
-    out.print(t)
+        cells = [r.layer, f"{r.accuracy:.4f}", f"{r.change:+.4f}"]
+        cells += [f"{r.measured.robust_accuracy:.4f}", f"{r.robust_change:+.4f}"] if robust else []
+        t.add_row(*cells, f"{r.energy_mac_saved_pj:.4g}")
+        details = {"accuracy_change": r.change, "energy_mac_saved_pj": r.energy_mac_saved_pj}
+        if robust:
+            details["robust_accuracy_change"] = r.robust_change
+        records.append(Record(meta.architecture, data.name, meta.seed, r.measured.objectives,
+                              variant=str(Variant(multipliers=(f"{r.layer}@{spec}",))), budgets=budgets,
+                              versions=versions(), details=details))
+    show(t, fmt)
     write_records(output, records)

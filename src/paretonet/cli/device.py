@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ._common import Table, OutputOpt, SeedOpt, app, out, parse_shape, write_records
+from ._common import FormatOpt, OutputOpt, SeedOpt, Table, app, check_format, out, parse_shape, say, show, write_records
 
 device_app = typer.Typer(no_args_is_help=True, help="Device models: a device's latency or energy fitted from measured networks.")
 app.add_typer(device_app, name="device")
@@ -31,8 +31,10 @@ def fit_cmd(
     input_shape: ShapeOpt = "3,32,32",
     classes: ClassesOpt = 10,
     seed: SeedOpt = 0,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Fit a device model on measured networks and save it; prints the cross-validated scores."""
+    check_format(fmt)
     from ..analytic import fit_device, read_calibration
     from ..bench import default_shared_nb201
     from ..hw import QUANTITIES, DeviceData
@@ -65,8 +67,8 @@ def fit_cmd(
         t.add_column(col, justify="left" if col == "model" else "right")
     for m, s in fitted.cv.items():
         t.add_row(m, f"{s['kendall_tau']:.3f}", f"{s['rmse']:.4g}", f"{s['within_10pct']:.1%}", "yes" if m == fitted.model else "")
-    out.print(t)
-    out.print(f"wrote {output} (model {fitted.model}); use it as the objective {fitted.objective}")
+    show(t, fmt)
+    say(f"wrote {output} (model {fitted.model}); use it as the objective {fitted.objective}", fmt)
 
 
 @device_app.command("predict")
@@ -74,8 +76,10 @@ def predict_cmd(
     device_file: Annotated[Path, typer.Argument(help="A device model file written by `paretonet device fit`.")],
     architectures: Annotated[list[str], typer.Argument(help="Architectures: 'nb201:|...|', 'lenet:...', a NASLib tuple.")],
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """The device model's cost of each architecture, as Records."""
+    check_format(fmt)
     from ..analytic import device_costs, parse_architecture
     from ..hw import DeviceModel
     from ..records import Objective, Record, versions
@@ -92,7 +96,7 @@ def predict_cmd(
         records.append(Record(a, "", 0, (Objective(fitted.objective, float(v), fitted.unit, "min"),),
                               budgets={"device_model": str(device_file), "fitted_on": fitted.data},
                               versions=versions(), details={"model": fitted.model, "input_shape": list(fitted.input_shape)}))
-    out.print(t)
+    show(t, fmt)
     write_records(output, records)
 
 

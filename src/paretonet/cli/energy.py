@@ -7,7 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import Table, DataDirOpt, DatasetOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, app, out, write_records
+from ._common import (
+    DataDirOpt, DatasetOpt, FormatOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, Table, app, check_format, say, show,
+    write_records,
+)
 
 
 @app.command("energy")
@@ -25,8 +28,10 @@ def energy_cmd(
     split_seed: SplitSeedOpt = 0,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Energy per image of the model as it is (its own bit widths, zeros and multipliers): one Record."""
+    check_format(fmt)
     from ..errors import ConfigError
     from ..evaluate import energy_name
     from ..hw import DATAFLOWS, match_layers, variant_energy, zigzag_energy
@@ -48,7 +53,7 @@ def energy_cmd(
         levels = ", ".join(f"{k} {v:.4g}" for k, v in e.by_level().items())
         t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.op_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}",
                   f"{e.data_fraction:.1%}", levels)
-    out.print(t)
+    show(t, fmt)
     if layers:
         lt = Table(title=f"per layer, dataflow {estimates[0].dataflow}")
         for col in ("layer", "kind", "MACs", "E_MAC", "E_other ops", "E_data"):
@@ -56,7 +61,7 @@ def energy_cmd(
         for layer in estimates[0].layers:  # every operation, fused ones included (they move no data)
             lt.add_row(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.mac_pj:.4g}", f"{layer.op_pj:.4g}",
                        f"{layer.data_pj:.4g}")
-        out.print(lt)
+        show(lt, fmt)
     zz = None
     if zigzag is not None:
         zz = zigzag_energy(net, meta.input_shape, zigzag)
@@ -68,8 +73,8 @@ def energy_cmd(
         for name, mine, z_e in rows:
             zt.add_row(name, "-" if mine is None else f"{mine:.4g}", f"{z_e:.4g}",
                        "-" if mine is None else f"{mine / ours_total:.1%}", f"{z_e / zz.total_energy:.1%}")
-        out.print(zt)
-        out.print(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles")
+        show(zt, fmt)
+        say(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles", fmt)
     objectives = tuple(Objective(energy_name(hw, e.dataflow, part), value, unit, "min") for e in estimates
                        for part, value in (("", e.total_pj), ("mac", e.mac_pj), ("data", e.data_pj)))
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),

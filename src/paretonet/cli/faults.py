@@ -12,15 +12,17 @@ from ._common import (
     Table,
     DataDirOpt,
     DatasetOpt,
+    FormatOpt,
     ModelArg,
     OutputOpt,
     SeedOpt,
     SplitSeedOpt,
     app,
+    check_format,
     err,
     names,
     numbers,
-    out,
+    show,
     write_records,
 )
 
@@ -75,8 +77,10 @@ def noise_cmd(
     split_seed: SplitSeedOpt = 0,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Accuracy under Gaussian computation noise (analog accelerators): mean, std and worst over draws."""
+    check_format(fmt)
     from ..evaluate import noise_accuracy, perturbed_name
     from ..hw import NoiseModel
     from ..pipeline import load_quantized
@@ -101,8 +105,8 @@ def noise_cmd(
             results.append(noise_accuracy(net, x, y, nm, draws=draws, seed=seed,
                                           calibration=data.train.x[:CALIBRATION_IMAGES],
                                           progress=lambda d, t, task=task: progress.update(task, completed=d)))
-    out.print(_table(f"{meta.architecture} {str(variant) or '(as trained)'}: accuracy under noise, {len(x)} images",
-                     results))
+    show(_table(f"{meta.architecture} {str(variant) or '(as trained)'}: accuracy under noise, {len(x)} images",
+                results), fmt)
     objectives = [accuracy_objective(perturbed_name(nm), r.mean, r.images) for nm, r in zip(models, results)]
     write_records(output, [_record(net, meta, data, variant, objectives,
                                    {"noise_images": len(x), "noise_draws": draws, "noise_seed": seed},
@@ -132,9 +136,11 @@ def faults_cmd(
     split_seed: SplitSeedOpt = 0,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Accuracy under bit flips in stored weight codes and activation codes: mean, std and worst over trials;
     optionally with the top-k vulnerable neurons protected by TMR or neuron splitting, and what that costs."""
+    check_format(fmt)
     from ..evaluate import fault_accuracy, layer_vulnerability, neuron_vulnerability, perturbed_name, top_neurons
     from ..hw import FaultModel, Protection, compute_layers, protection_cost, weight_format
     from ..pipeline import load_quantized
@@ -183,7 +189,7 @@ def faults_cmd(
                 protected.append(fault_accuracy(net, x, y, f, trials=trials, seed=seed, protection=protection,
                                                 progress=lambda d, t, task=task: progress.update(task, completed=d)))
     title = f"{meta.architecture} {variant}: accuracy under bit flips, {len(x)} images"
-    out.print(_table(title, results))
+    show(_table(title, results), fmt)
     objectives = [accuracy_objective(perturbed_name(f), r.mean, r.images) for f, r in zip(faults, results)]
     details: dict = {"faults": [asdict(r) for r in results]}
     if vulnerability:
@@ -194,7 +200,7 @@ def faults_cmd(
         for v in [*layer_ranking, *ranking[:top]]:
             t.add_row(v.layer, "all" if v.channel is None else str(v.channel), f"{v.accuracy_drop:+.4f}",
                       "-" if v.channel is None else f"{v.loss_increase:+.4g}")
-        out.print(t)
+        show(t, fmt)
         details["layer_vulnerability"] = [asdict(v) for v in layer_ranking]
     if protection_mode is not None:
         t = Table(title=f"top {top} vulnerable neurons protected by {protection_mode}: +{costs.extra_bytes:,.0f} bytes, "
@@ -206,7 +212,7 @@ def faults_cmd(
             t.add_row(f.label, f"{r.mean:.4f}", f"{p.mean:.4f}", f"{gain:+.4f}",
                       f"{1000 * gain / costs.extra_macs:+.5f}" if costs.extra_macs else "-",
                       f"{1000 * gain / costs.extra_bytes:+.5f}" if costs.extra_bytes else "-")
-        out.print(t)
+        show(t, fmt)
         details.update(protection={"mode": protection_mode, "top": top, "neurons": top_neurons(ranking, top),
                                    "cost": asdict(costs), "faults": [asdict(p) for p in protected]})
     if ranking:

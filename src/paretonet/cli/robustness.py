@@ -14,6 +14,7 @@ from ._common import (
     DataDirOpt,
     DatasetOpt,
     EpsOpt,
+    FormatOpt,
     ImagesOpt,
     ModelArg,
     OutputOpt,
@@ -21,10 +22,12 @@ from ._common import (
     SplitSeedOpt,
     app,
     architecture,
+    check_format,
     err,
     names,
     numbers,
-    out,
+    say,
+    show,
     write_records,
 )
 
@@ -36,7 +39,7 @@ def warn_failed_checks(where: str, checks: list[dict]) -> None:
                       f"{c['threshold']:.4g} ({c['detail']})", markup=False, highlight=False, soft_wrap=True)
 
 
-def print_sanity(results) -> None:  # noqa: ANN001
+def print_sanity(results, fmt: str = "table") -> None:  # noqa: ANN001
     """Every eps's checks, and one warning line per failed check at any eps."""
     for r in results:
         if not r.sanity:
@@ -46,7 +49,7 @@ def print_sanity(results) -> None:  # noqa: ANN001
             st.add_column(col)
         for c in r.sanity:
             st.add_row(c.name, "pass" if c.passed else "FAIL", f"{c.value:.4g}", f"{c.threshold:.4g}")
-        out.print(st)
+        show(st, fmt)
     for r in results:
         warn_failed_checks(f"eps {r.eps:g}", [asdict(c) for c in r.sanity])
     if any(r.gradient_masking_suspected for r in results):
@@ -73,8 +76,10 @@ def robustness_cmd(
     split_seed: SplitSeedOpt = 0,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Worst-case adversarial robustness at each eps with sanity checks, and noise curves: one Record."""
+    check_format(fmt)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from ..evaluate import BASIC_OBJECTIVES, RobustnessConfig, evaluate_objectives, noise_robustness, parse_noise_spec
@@ -103,9 +108,9 @@ def robustness_cmd(
         t.add_column(col, justify="right")
     for r in curve:
         t.add_row(f"{r.eps:g}", f"{r.clean_accuracy:.4f}", f"{r.robust_accuracy:.4f}", *[str(a.images_broken) for a in r.attacks])
-    out.print(t)
-    out.print("(attack columns: images each attack broke that every earlier attack left standing)")
-    print_sanity(curve)
+    show(t, fmt)
+    say("(attack columns: images each attack broke that every earlier attack left standing)", fmt)
+    print_sanity(curve, fmt)
     noise_points = []
     for kind, levels in noise_specs:
         noise_points += noise_robustness(net, x, y, kind, levels, draws=draws, seed=seed)
@@ -115,7 +120,7 @@ def robustness_cmd(
             nt.add_column(col, justify="right")
         for p in noise_points:
             nt.add_row(p.kind, f"{p.level:g}", f"{p.mean_accuracy:.4f}", f"{p.std_accuracy:.4f}")
-        out.print(nt)
+        show(nt, fmt)
     objectives = [*evaluate_objectives(net, data, BASIC_OBJECTIVES), *(r.objective() for r in curve),
                   *(accuracy_objective(f"accuracy@noise:{p.kind}:{p.level:g}", p.mean_accuracy, len(x))
                     for p in noise_points)]
@@ -140,8 +145,10 @@ def variance_cmd(
     images: ImagesOpt = None,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Clean and robust accuracy over training seeds: mean, std, min, max, 95 % interval, ranking flips."""
+    check_format(fmt)
     from ..data import DataConfig, load_dataset
     from ..evaluate import RobustnessConfig, ranking_flips
     from ..pipeline import seed_variance
@@ -166,12 +173,12 @@ def variance_cmd(
         for metric, s in (("clean", r.clean), ("robust", r.robust)):
             t.add_row(r.architecture, metric, f"{s.mean:.4f}", f"{s.std:.4f}", f"{s.min:.4f}", f"{s.max:.4f}",
                       f"[{s.ci95_low:.4f}, {s.ci95_high:.4f}]")
-    out.print(t)
+    show(t, fmt)
     flips = None
     if len(summaries) == 2:
         flips = asdict(ranking_flips(*summaries))
-        out.print(f"better on average: {flips['better_on_average']}; ranking flips on {flips['paired_flip_rate']:.0%} "
-                  f"of seeds, {flips['cross_flip_rate']:.0%} of cross-seed pairs")
+        say(f"better on average: {flips['better_on_average']}; ranking flips on {flips['paired_flip_rate']:.0%} "
+            f"of seeds, {flips['cross_flip_rate']:.0%} of cross-seed pairs", fmt)
     for _, rs in results:
         for r in rs:
             warn_failed_checks(f"{r.architecture} seed {r.seed}, eps {eps:g}", r.details["robustness"]["sanity"])

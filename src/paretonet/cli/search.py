@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ._common import Table, DataDirOpt, app, err, names, out
+from ._common import DataDirOpt, FormatOpt, Table, app, check_format, err, names, out, say, show
 
 TABLE_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
 TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:hierarchy,size_bytes"
@@ -58,8 +58,10 @@ def search_cmd(
     data_dir: DataDirOpt = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html at the end.")] = True,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: study, front (CSV, Records, models), hypervolume, report.")] = Path("runs/search"),
+    fmt: FormatOpt = "table",
 ) -> None:
     """Search for the Pareto front of architectures and their hardware variants; a rerun resumes the study."""
+    check_format(fmt)
     from ..bench import open_bench
     from ..search import (Guidance, GuidedProposer, HardwareChoices, SearchConfig, TableProblem, TrainBudget,
                           TrainProblem, mask_url, open_study)
@@ -107,7 +109,7 @@ def search_cmd(
     command = " ".join(shlex.quote(a) for a in ["paretonet", *sys.argv[1:]])
     study_obj = open_study(problem, config, create=False)
     front = write_results(output, problem, config, result, study_obj, command, proposer)
-    _print_front(problem, result, output)
+    _print_front(problem, result, output, fmt)
     if report:
         if isinstance(problem, TrainProblem) and front:
             err.print("measuring robustness and noise curves of front members ...")
@@ -119,7 +121,7 @@ def search_cmd(
         from ..report import write_report
 
         path = write_report(output)
-        out.print(f"report: {path}")
+        say(f"report: {path}", fmt)
 
 
 def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN202
@@ -135,7 +137,7 @@ def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN2
         task = progress.add_task("search", total=config.trials, running=0, failed=0, front=0, hv="-")
         last = [-1]
 
-        def show(p) -> None:  # noqa: ANN001
+        def on_progress(p) -> None:  # noqa: ANN001
             progress.update(task, completed=p.completed, running=p.running, failed=p.failed, front=p.front_size,
                             hv=f"{p.hypervolume:.4f}")
             if not err.is_terminal and p.completed != last[0]:  # a log line per completed trial when not a terminal
@@ -143,10 +145,10 @@ def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN2
                 err.print(f"trials {p.completed}/{p.budget}  running {p.running}  failed {p.failed}  "
                           f"front {p.front_size}  hypervolume {p.hypervolume:.4f}")
 
-        return run_search(problem, config, show, worker=worker, proposer=proposer)
+        return run_search(problem, config, on_progress, worker=worker, proposer=proposer)
 
 
-def _print_front(problem, result, output: Path) -> None:  # noqa: ANN001
+def _print_front(problem, result, output: Path, fmt: str) -> None:  # noqa: ANN001
     import csv
 
     with (output / "front.csv").open() as f:
@@ -161,9 +163,9 @@ def _print_front(problem, result, output: Path) -> None:  # noqa: ANN001
         t.add_column(f"{s.name} ({s.direction})", justify="right")
     for r in rows:
         t.add_row(r["trial"], r["architecture"], r["variant"] or "-", *(f"{float(r[s.name]):.4g}" for s in problem.objectives))
-    out.print(t)
-    out.print(f"front: {output / 'front.csv'}, Records {output / 'front.json'}, models in {output / 'models'}; "
-              f"hypervolume per evaluation: {output / 'hypervolume.csv'}")
+    show(t, fmt)
+    say(f"front: {output / 'front.csv'}, Records {output / 'front.json'}, models in {output / 'models'}; "
+        f"hypervolume per evaluation: {output / 'hypervolume.csv'}", fmt)
 
 
 @app.command("report")

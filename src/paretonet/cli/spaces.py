@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ._common import Table, OutputOpt, SeedOpt, app, out, parse_shape, write_json, write_records
+from ._common import FormatOpt, OutputOpt, SeedOpt, Table, app, check_format, parse_shape, show, write_json, write_records
 
 
 @app.command("spaces")
@@ -19,8 +19,10 @@ def spaces_cmd(
     classes: Annotated[int, typer.Option(help="Number of classes for building and counting.")] = 10,
     seed: SeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """List search spaces, or show architectures with their parameter and MAC counts (one Record each)."""
+    check_format(fmt)
     from ..hw import count_macs, count_params, layer_names, profile_layers
     from ..records import Objective, Record, versions
     from ..spaces import SPACES, Architecture, build_model, sample_architecture
@@ -32,7 +34,7 @@ def spaces_cmd(
         t.add_column("named members")
         for name in SPACES.names():
             t.add_row(name, "\n".join(f"{k} = {v}" for k, v in SPACES.get(name).named.items()))
-        out.print(t)
+        show(t, fmt)
         write_json(output, {"format": 1, "spaces": {n: SPACES.get(n).named for n in SPACES.names()}})
         return
     SPACES.get(space)
@@ -59,7 +61,7 @@ def spaces_cmd(
         t.add_column(col, justify="left" if col == "architecture" else "right", overflow="fold")
     for r in records:
         t.add_row(r.architecture, f"{r.value('params'):,.0f}", f"{r.value('macs'):,.0f}")
-    out.print(t)
+    show(t, fmt)
     if len(records) == 1:
         lt = Table(title="conv and linear layers (the names every --layers option takes; the module names work too)")
         for col in ("layer", "module", "kind", "output", "params", "MACs"):
@@ -67,5 +69,5 @@ def spaces_cmd(
         for layer in records[0].details["layers"]:
             lt.add_row(layer["name"], layer["module"], layer["kind"], "x".join(map(str, layer["out_shape"])),
                        f"{layer['params']:,}", f"{layer['macs']:,}")
-        out.print(lt)
+        show(lt, fmt)
     write_records(output, records)

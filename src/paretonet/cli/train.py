@@ -12,15 +12,18 @@ from ..errors import ConfigError
 from ._common import (
     DataDirOpt,
     DatasetOpt,
+    FormatOpt,
     ModelArg,
     OutputOpt,
     SeedOpt,
     SplitSeedOpt,
     app,
     architecture,
+    check_format,
     err,
     objective_table,
-    out,
+    say,
+    show,
     write_records,
 )
 
@@ -53,8 +56,10 @@ def train_cmd(
     split_seed: SplitSeedOpt = 0,
     output: OutputOpt = None,
     save: SaveOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Train one architecture with a recipe and print its objectives (compress or evaluate --bits quantize it)."""
+    check_format(fmt)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..data import DataConfig, load_dataset
@@ -90,11 +95,11 @@ def train_cmd(
 
         trained = train_architecture(a, data, config, on_epoch=on_epoch)
     rec, res = trained.record, trained.result
-    out.print(objective_table(f"{a.space} on {data.name}, seed {seed}", rec.objectives))
+    show(objective_table(f"{a.space} on {data.name}, seed {seed}", rec.objectives), fmt)
     if res.history:
         last = res.history[-1]
-        out.print(f"epochs run {res.epochs_run}, best validation epoch {res.best_epoch}, "
-                  f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s")
+        say(f"epochs run {res.epochs_run}, best validation epoch {res.best_epoch}, "
+                  f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s", fmt)
     if save is not None:
         meta = ModelMeta(architecture=str(a), input_shape=data.input_shape, n_classes=data.n_classes,
                          dataset=data.name, seed=seed, variant=rec.variant, metrics={o.name: o.value for o in rec.objectives},
@@ -117,8 +122,10 @@ def evaluate_cmd(
     seed: SeedOpt = 0,
     split_seed: SplitSeedOpt = 0,
     output: OutputOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Measure the objectives of a saved model (any variant) on a dataset's test split."""
+    check_format(fmt)
     from ..evaluate import evaluate_objectives
     from ..pipeline import load_quantized
     from ..records import Record, versions
@@ -130,5 +137,5 @@ def evaluate_cmd(
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed},
                  versions=versions())
-    out.print(objective_table(f"{meta.architecture} {str(variant) or '(as trained)'} on {data.name}", objectives))
+    show(objective_table(f"{meta.architecture} {str(variant) or '(as trained)'} on {data.name}", objectives), fmt)
     write_records(output, [rec])

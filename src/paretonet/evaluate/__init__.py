@@ -1,6 +1,6 @@
 """Evaluation: clean accuracy, the objective registry, attacks, worst-case robustness, noise, sanity checks."""
 
-from ._accuracy import accuracy, predict_logits
+from ._accuracy import accuracy, correct_per_image, images_id, predict_logits
 from ._attacks import ATTACKS, Attack, AttackConfig, make_attack
 from ..layers import NonDifferentiable, RoundInput, gradient_mode, has_gradient_free_layers
 from ._noise import NOISE_KINDS, NoisePoint, noise_robustness, parse_noise_spec
@@ -48,6 +48,8 @@ __all__ = [
     "energy_name",
     "energy_objective",
     "evaluate_objectives",
+    "correct_per_image",
+    "images_id",
     "evaluate_robustness",
     "gradient_mode",
     "has_gradient_free_layers",

@@ -16,8 +16,8 @@ from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
 from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
-from ..records import Objective, accuracy_objective
-from ._accuracy import accuracy
+from ..records import Objective, per_image_accuracy
+from ._accuracy import correct_per_image, images_id
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +35,8 @@ ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
 
 @OBJECTIVES.register("accuracy")
 def _accuracy(ctx: EvalContext) -> Objective:
-    return accuracy_objective("accuracy", accuracy(ctx.model, ctx.dataset.test), len(ctx.dataset.test))
+    test = ctx.dataset.test
+    return per_image_accuracy("accuracy", correct_per_image(ctx.model, test).numpy(), images_id(test.x, test.y))
 
 
 @OBJECTIVES.register("params")

@@ -17,7 +17,8 @@ from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
 from ..layers import has_gradient_free_layers
-from ..records import Objective, accuracy_objective, robust_name
+from ..records import Objective, per_image_accuracy, robust_name
+from ._accuracy import images_id
 from ._attacks import ATTACKS, NORMS, AttackConfig
 from ._running import bounds_violation, predict, run_attack
 from ._sanity import SanityCheck, run_sanity_checks
@@ -107,6 +108,7 @@ class RobustnessResult:
     seconds: float = 0.0
     sanity_images: int = 0  # the sanity checks' budget (0: not run)
     sanity_queries: int = 0
+    images_id: str = ""  # fingerprint of the attacked images and labels
 
     @property
     def sanity_passed(self) -> bool:
@@ -133,7 +135,7 @@ class RobustnessResult:
         """Per-image robust accuracy: the attack's name when one attack ran as asked, else 'worst:<label>'
         (a preset, or one attack run by BPDA, transfer and Square on a model without useful gradients)."""
         attacks = self.preset if len(self.attacks) == 1 else f"worst:{self.preset}"
-        return accuracy_objective(robust_name(attacks, self.eps), self.robust_accuracy, self.n_images)
+        return per_image_accuracy(robust_name(attacks, self.eps), [b == "" for b in self.broken_by], self.images_id)
 
 
 def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, AttackConfig, str]], str]:
@@ -199,7 +201,7 @@ def evaluate_robustness(
         clean_accuracy=float(clean.double().mean()), robust_accuracy=float(robust.double().mean()),
         gradient_mode=mode, attacks=tuple(outcomes), broken_by=tuple(broken_by), sanity=sanity,
         sanity_images=m, sanity_queries=config.sanity_queries if config.sanity else 0,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, images_id=images_id(x, y),
     )
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import json
 from html import escape
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._plots import Axis, figure_html, html_page, parallel_figure, pareto_figure
 
 REPORT_NAME = "report.html"
 _RUN_FILES = ("run.json", "trials.csv", "front.csv", "hypervolume.csv")
@@ -41,36 +41,22 @@ def _load_run(run_dir: Path) -> dict[str, Any]:
             "hypervolume": _read_csv(run_dir / "hypervolume.csv"), **extra}
 
 
-def _figure_html(fig: Any, div_id: str) -> str:  # noqa: ANN401
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
-
-
 def _label(o: dict[str, str]) -> str:
-    return f"{o['name']} ({o['unit']}, {o['direction']})" if o.get("unit") else f"{o['name']} ({o['direction']})"
+    return Axis(o["name"], o.get("unit", ""), o["direction"]).label
 
 
 def _pareto_plots(data: dict[str, Any]) -> str:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    objs = data["run"]["objectives"]
-    pairs = list(combinations(range(len(objs)), 2))
-    cols = min(3, len(pairs))
-    rows = (len(pairs) + cols - 1) // cols
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=0.12)
+    axes = [Axis(o["name"], o.get("unit", ""), o["direction"]) for o in data["run"]["objectives"]]
     front_keys = {f["trial"] for f in data["front"]}
-    for k, (i, j) in enumerate(pairs):
-        r, c = k // cols + 1, k % cols + 1
-        for group, color, label in ((False, "#b0b0b0", "trials"), (True, "#d62728", "front")):
-            pts = [t for t in data["trials"] if (t["trial"] in front_keys) == group]
-            fig.add_trace(go.Scatter(
-                x=[float(t[objs[i]["name"]]) for t in pts], y=[float(t[objs[j]["name"]]) for t in pts], mode="markers",
-                marker={"color": color, "size": 7 if group else 5}, name=label, showlegend=k == 0, legendgroup=label,
-                text=[f"trial {t['trial']}<br>{escape(t['key'])}" for t in pts], hoverinfo="text+x+y"), row=r, col=c)
-        fig.update_xaxes(title_text=_label(objs[i]), row=r, col=c)
-        fig.update_yaxes(title_text=_label(objs[j]), row=r, col=c)
-    fig.update_layout(height=380 * rows, title="Pareto front, pairwise (red: non-dominated feasible trials)")
-    return _figure_html(fig, "pareto")
+    trials = data["trials"]
+    points = [[float(t[a.name]) for a in axes] for t in trials]
+    on_front = [t["trial"] in front_keys for t in trials]
+    labels = [f"trial {t['trial']}<br>{escape(t['key'])}" for t in trials]
+    html = figure_html(pareto_figure(axes, points, on_front, labels,
+                                     "Pareto front, pairwise (red: non-dominated feasible trials)"), "pareto")
+    if len(axes) >= 4:
+        html += figure_html(parallel_figure(axes, points, on_front, "All objectives (red: the front)"), "parallel")
+    return html
 
 
 def _hypervolume_plot(data: dict[str, Any]) -> str:
@@ -82,7 +68,7 @@ def _hypervolume_plot(data: dict[str, Any]) -> str:
     ref = data["run"]["normalization"]["reference_point"]
     fig.update_layout(height=360, title=f"Hypervolume over evaluations (normalized space, reference point {ref})",
                       xaxis_title="completed trials", yaxis_title="hypervolume")
-    return _figure_html(fig, "hypervolume")
+    return figure_html(fig, "hypervolume")
 
 
 def _front_table(data: dict[str, Any]) -> str:
@@ -116,7 +102,7 @@ def _curves(data: dict[str, Any]) -> str:
                       xaxis_title="eps (Linf, pixels in [0, 1])", yaxis_title="accuracy")
     noise.update_layout(height=380, title=f"Accuracy under Gaussian noise (mean and std of 3 draws, {n} images)",
                         xaxis_title="noise std", yaxis_title="accuracy")
-    return _figure_html(rob, "robustness") + _figure_html(noise, "noise")
+    return figure_html(rob, "robustness") + figure_html(noise, "noise")
 
 
 def _energy(run_dir: Path, data: dict[str, Any], member: int | None) -> str:
@@ -141,7 +127,7 @@ def _energy(run_dir: Path, data: dict[str, Any], member: int | None) -> str:
     fig.update_layout(barmode="stack", height=380, yaxis_title="pJ per image",
                       title=f"Energy per layer of trial {chosen['trial']} ({escape(chosen['variant'] or 'float')}), "
                             f"horowitz45, dataflow {e.dataflow}: {e.total_pj:.4g} pJ, of which data {e.data_pj:.4g} pJ")
-    return _figure_html(fig, "energy")
+    return figure_html(fig, "energy")
 
 
 def _importance(data: dict[str, Any]) -> str:
@@ -155,19 +141,12 @@ def _importance(data: dict[str, Any]) -> str:
         fig = go.Figure(go.Bar(x=[g for _, g in ranked][::-1], y=[n for n, _ in ranked][::-1], orientation="h"))
         fig.update_layout(height=60 + 22 * len(ranked), title=f"Surrogate feature importance (total gain): {objective}",
                           margin={"l": 180})
-        parts.append(_figure_html(fig, f"importance{k}"))
+        parts.append(figure_html(fig, f"importance{k}"))
     return "".join(parts)
-
-
-_STYLE = """body{font-family:sans-serif;margin:24px;max-width:1400px}table{border-collapse:collapse;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 6px}td.num{text-align:right}td.arch{font-family:monospace;font-size:12px}
-pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}h2{margin-top:32px}"""
 
 
 def write_report(run_dir: str | Path, member: int | None = None, output: str | Path | None = None) -> Path:
     """Write the report of the search in `run_dir` (to run_dir/report.html by default); returns its path."""
-    from plotly.offline import get_plotlyjs
-
     run_dir = Path(run_dir)
     data = _load_run(run_dir)
     run = data["run"]
@@ -185,16 +164,15 @@ def write_report(run_dir: str | Path, member: int | None = None, output: str | P
         "<h2>Command, versions and budgets</h2>",
         f"<pre>{escape(run['command'])}</pre><pre>{escape(json.dumps({k: run[k] for k in ('versions', 'evaluator', 'search', 'constraints')}, indent=1))}</pre>",
     ]
-    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>paretonet search report</title>"
-            f"<style>{_STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-            + "".join(sections) + "</body></html>")
-    path.write_text(html, encoding="utf-8")
+    path.write_text(html_page("paretonet search report", sections), encoding="utf-8")
     return path
 
 
+from ._tables import TABLE_FORMATS, TextTable, check_format, render_table  # noqa: E402
 from ._compare import (  # noqa: E402
-    FORMATS, Comparison, compare, describe, difference_interval, read_records, render, table_headers, table_rows, within_noise,
+    FORMATS, Comparison, NoiseTest, compare, describe, difference_interval, mcnemar_p, noise_test, read_records, render,
+    table_headers, table_rows, within_noise, write_plot,
 )
 
-__all__ = ["FORMATS", "REPORT_NAME", "Comparison", "compare", "describe", "difference_interval", "read_records", "render",
-           "table_headers", "table_rows", "within_noise", "write_report"]
+__all__ = ["FORMATS", "REPORT_NAME", "TABLE_FORMATS", "TextTable", "check_format", "render_table", "Comparison", "NoiseTest", "compare", "describe", "difference_interval", "mcnemar_p",
+           "noise_test", "read_records", "render", "table_headers", "table_rows", "within_noise", "write_plot", "write_report"]

@@ -1,10 +1,12 @@
 """Records from any command side by side: one table, values relative to a baseline row, the Pareto front
 over chosen objectives, constraints, and the table as CSV, Markdown, LaTeX or JSON.
 
-A difference of two accuracies is "within noise" when the 95 % interval of the difference of two
-proportions (Newcombe's hybrid score interval, from each side's Wilson interval) contains zero. Two
-models scored on the same images would allow the sharper paired (McNemar) test; records carry counts,
-not per-image outcomes, so the unpaired interval is used: it can only call more differences noise.
+A difference of two accuracies is "within noise" when a test at the 5 % level finds no difference. Two
+accuracies measured on the same images (same fingerprint) with per-image outcomes get the paired test,
+McNemar's exact test on the images one model gets right and the other wrong; otherwise the 95 % interval of
+the difference of two independent proportions (Newcombe's hybrid score interval, from each side's Wilson
+interval) must contain zero. The unpaired interval ignores that both models find the same images hard, so
+it calls more differences noise than the paired test.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..records import Objective, Record, records_from_json
+from ..records import Objective, Record, outcomes, records_from_json
+from ._tables import TABLE_FORMATS, TextTable, check_format, render_table
 
-FORMATS = ("table", "csv", "md", "latex", "json")
+FORMATS = TABLE_FORMATS
 _WHERE = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*(x?)\s*$")
 # short names of the basic objectives: what a user types in --where / --front
 ALIASES = {"energy": "energy_pj@", "energy_mac": "energy_mac_pj@", "energy_data": "energy_data_pj@", "size": "size_bytes"}
@@ -83,9 +86,39 @@ def difference_interval(a: Objective, b: Objective) -> tuple[float, float] | Non
             d + math.sqrt((u1 - a.value) ** 2 + (b.value - l2) ** 2))
 
 
-def within_noise(a: Objective, b: Objective) -> bool | None:
+def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact two-sided McNemar test of paired per-image outcomes: under no difference, the images exactly one
+    model gets right split between the two as Binomial(n, 1/2)."""
+    from scipy.stats import binomtest
+
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    return 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+@dataclass(frozen=True)
+class NoiseTest:
+    within: bool  # no difference at the 5 % level
+    test: str  # "mcnemar" (paired, same images) or "newcombe" (two independent proportions)
+    p_value: float | None  # McNemar's p; the interval test has none
+
+    def __str__(self) -> str:
+        return f"McNemar p={self.p_value:.2g}" if self.test == "mcnemar" else "Newcombe 95 % interval"
+
+
+def noise_test(a: Objective, b: Objective) -> NoiseTest | None:
+    """Whether two accuracies differ beyond sampling noise: paired where both carry outcomes on the same images."""
+    if a.images_id is not None and a.images_id == b.images_id:
+        oa, ob = outcomes(a), outcomes(b)
+        if oa is not None and ob is not None and len(oa) == len(ob):
+            p = mcnemar_p(oa, ob)
+            return NoiseTest(p >= 0.05, "mcnemar", p)
     iv = difference_interval(a, b)
-    return None if iv is None else iv[0] <= 0.0 <= iv[1]
+    return None if iv is None else NoiseTest(iv[0] <= 0.0 <= iv[1], "newcombe", None)
+
+
+def within_noise(a: Objective, b: Objective) -> bool | None:
+    t = noise_test(a, b)
+    return None if t is None else t.within
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -115,16 +148,16 @@ class Comparison:
     def unit(self, name: str) -> str:
         return next(o.unit for r in self.records for o in r.objectives if o.name == name)
 
-    def relative(self, row: int, name: str) -> tuple[str, bool | None]:
-        """The value against the baseline ('+0.0120' points for fractions, '0.52x' otherwise) and whether
-        an accuracy difference is within noise; ('', None) without a baseline or a value."""
+    def relative(self, row: int, name: str) -> tuple[str, NoiseTest | None]:
+        """The value against the baseline ('+0.0120' points for fractions, '0.52x' otherwise) and the test of
+        whether an accuracy difference is within noise; ('', None) without a baseline or a value."""
         if self.baseline is None:
             return "", None
         o, b = self.objective(row, name), self.objective(self.baseline, name)
         if o is None or b is None or not (math.isfinite(o.value) and math.isfinite(b.value)):
             return "", None
         if o.unit == "fraction":
-            return f"{o.value - b.value:+.4f}", within_noise(o, b)
+            return f"{o.value - b.value:+.4f}", noise_test(o, b)
         return (f"{o.value / b.value:.3g}x" if b.value else "-"), None
 
 
@@ -238,7 +271,9 @@ def _cell(c: Comparison, row: int, name: str) -> str:
         text += f" ±{(o.interval[1] - o.interval[0]) / 2:.3f}"
     rel, noise = c.relative(row, name)
     if rel and row != c.baseline:
-        text += f" ({rel}{', within noise' if noise else ''})"
+        verdict = ("" if noise is None else ", within noise" if noise.within else "")
+        paired = f", {noise}" if noise is not None and noise.test == "mcnemar" else ""
+        text += f" ({rel}{verdict}{paired})"
     return text
 
 
@@ -271,10 +306,15 @@ def to_json(c: Comparison) -> list[dict]:
     for i, r in enumerate(c.records):
         d = {"row": i, "on_front": c.on_front[i], **r.to_dict()}
         if c.baseline is not None:
-            d["vs_baseline"] = {n: {"change": c.relative(i, n)[0], "within_noise": c.relative(i, n)[1]}
-                                for n in c.names if c.relative(i, n)[0]}
+            d["vs_baseline"] = {n: _vs_baseline(*c.relative(i, n)) for n in c.names if c.relative(i, n)[0]}
         out.append(d)
     return out
+
+
+def _vs_baseline(change: str, t: NoiseTest | None) -> dict:
+    if t is None:
+        return {"change": change, "within_noise": None}
+    return {"change": change, "within_noise": t.within, "test": t.test, "p_value": t.p_value}
 
 
 def to_csv(c: Comparison) -> str:
@@ -284,7 +324,7 @@ def to_csv(c: Comparison) -> str:
     cols = ["row", "on_front", "architecture", "variant", "dataset", "seed"]
     for n in c.names:
         cols += [n, f"{n} low", f"{n} high", f"{n} images"] if c.unit(n) == "fraction" else [n]
-        cols += [f"{n} vs baseline", f"{n} within noise"] if c.baseline is not None else []
+        cols += [f"{n} vs baseline", f"{n} within noise", f"{n} test"] if c.baseline is not None else []
     w.writerow(cols)
     for i, r in enumerate(c.records):
         line: list = [i, c.on_front[i], r.architecture, r.variant, r.dataset, r.seed]
@@ -296,44 +336,53 @@ def to_csv(c: Comparison) -> str:
                 line += [iv[0], iv[1], "" if o is None or o.images is None else o.images]
             if c.baseline is not None:
                 rel, noise = c.relative(i, n)
-                line += [rel, "" if noise is None else noise]
+                line += [rel, "", ""] if noise is None else [rel, noise.within, str(noise)]
         w.writerow(line)
     return buf.getvalue()
 
 
-def to_markdown(c: Comparison) -> str:
+def text_table(c: Comparison) -> TextTable:
+    """The comparison as the table every --format renders (row, front, names left; objectives right)."""
     h = table_headers(c)
-    lines = ["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(c)]
-    return "\n".join(lines) + "\n"
-
-
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX.get(ch, ch) for ch in text)
-
-
-def to_latex(c: Comparison) -> str:
-    """A booktabs tabular (needs \\usepackage{booktabs}); front rows marked with an asterisk."""
-    h = table_headers(c)
-    lines = [r"\begin{tabular}{" + "l" * 5 + "r" * (len(h) - 5) + "}", r"\toprule",
-             " & ".join(latex_escape(x) for x in h) + r" \\", r"\midrule"]
-    lines += [" & ".join(latex_escape(x) for x in row) + r" \\" for row in table_rows(c)]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+    return TextTable("", tuple(h), tuple(map(tuple, table_rows(c))), tuple(i >= 5 for i in range(len(h))))
 
 
 def render(c: Comparison, fmt: str) -> str:
     """The comparison as text: csv, md, latex or json ('table' is the Markdown table: the CLI draws its own)."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format: got {fmt!r}, expected one of {', '.join(FORMATS)}")
+    check_format(fmt)
     if fmt == "csv":
         return to_csv(c)
-    if fmt in ("md", "table"):
-        return to_markdown(c)
-    if fmt == "latex":
-        return to_latex(c)
-    return json.dumps(to_json(c), indent=1) + "\n"
+    if fmt == "json":
+        return json.dumps(to_json(c), indent=1) + "\n"
+    return render_table(text_table(c), "md" if fmt == "table" else fmt)
+
+
+def write_plot(c: Comparison, path: str | Path) -> Path:
+    """The comparison as one HTML page: pairwise fronts over the front's objectives (parallel coordinates too
+    for four or more), and the table; every plot saves as SVG from its camera button."""
+    from html import escape
+
+    from ._plots import Axis, figure_html, html_page, parallel_figure, pareto_figure
+
+    if len(c.front_objectives) < 2:
+        raise ConfigError("--plot: needs at least two objectives to plot: give --front with two or more")
+    axes = [Axis(n, c.unit(n), next(o.direction for r in c.records for o in r.objectives if o.name == n))
+            for n in c.front_objectives]
+    rows = [i for i in range(len(c.records)) if all(c.objective(i, a.name) is not None for a in axes)]
+    points = [[c.objective(i, a.name).value for a in axes] for i in rows]
+    on_front = [c.on_front[i] for i in rows]
+    labels = [f"row {i}<br>{escape(_row_name(c.records[i]))}" for i in rows]
+    sections = [f"<h1>paretonet compare</h1><p>{escape(describe(c))}</p>",
+                figure_html(pareto_figure(axes, points, on_front, labels, "Pairwise (red: the front)"), "pairwise")]
+    if len(axes) >= 4:
+        sections.append(figure_html(parallel_figure(axes, points, on_front, "All plotted objectives (red: the front)"),
+                                    "parallel"))
+    head = "".join(f"<th>{escape(h)}</th>" for h in table_headers(c))
+    body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in table_rows(c))
+    sections.append(f"<table><tr>{head}</tr>{body}</table>")
+    p = Path(path)
+    try:
+        p.write_text(html_page("paretonet compare", sections), encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"--plot: cannot write {p}: {e.strerror or e}") from None
+    return p

@@ -52,7 +52,8 @@ def greedy_assignment(model: nn.Module, dataset: Dataset, specs: Sequence[str], 
     check_float("budget", budget, minimum=0.0, maximum=1.0)
     mults = {spec: get_multiplier(spec, dirs=lut_dirs) for spec in specs}
     spec_of = {m.name: spec for spec, m in mults.items()}
-    base, rows = layer_sensitivity(model, dataset, list(mults.values()), calibration_images, split=split)
+    measured, rows = layer_sensitivity(model, dataset, list(mults.values()), calibration_images, split=split)
+    base = measured.accuracy
     modules = {readable: module for module, readable in layer_names(model).items()}
     calib = dataset.train.x[:calibration_images]
     val = dataset.val if split == "val" and len(dataset.val) else dataset.test

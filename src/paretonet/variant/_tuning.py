@@ -10,10 +10,11 @@ from torch import nn
 
 from ..data import Dataset
 from ..errors import ConfigError
-from ..evaluate import accuracy
+from ..evaluate import RobustnessConfig, correct_per_image, evaluate_robustness, images_id
 from ..hw import layer_names
 from ..hw.approx import Multiplier, approx_layers, approximate_model, build_design
 from ..layers import gradient_mode
+from ..records import Objective, per_image_accuracy
 from ..train import TrainConfig, train
 from ._recipe import CALIBRATION_IMAGES
 
@@ -38,12 +39,41 @@ def retrain(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig
 
 
 @dataclass(frozen=True)
+class Measured:
+    """One model's accuracies: clean (per image, on the chosen split) and, if asked, robust (test images)."""
+
+    objectives: tuple[Objective, ...]
+
+    @property
+    def accuracy(self) -> float:
+        return self.objectives[0].value
+
+    @property
+    def robust_accuracy(self) -> float | None:
+        return self.objectives[1].value if len(self.objectives) > 1 else None
+
+
+@dataclass(frozen=True)
 class LayerSensitivity:
     layer: str  # readable name
     multiplier: str
-    accuracy: float
-    change: float  # accuracy minus the exact 8-bit model's (negative: a loss)
+    measured: Measured  # this layer approximate, every other exact 8-bit
+    base: Measured  # the exact 8-bit model
     energy_mac_saved_pj: float  # MAC energy of the exact 8-bit model minus this model's (horowitz45, hierarchy)
+
+    @property
+    def accuracy(self) -> float:
+        return self.measured.accuracy
+
+    @property
+    def change(self) -> float:
+        """Accuracy minus the exact 8-bit model's (negative: a loss)."""
+        return self.measured.accuracy - self.base.accuracy
+
+    @property
+    def robust_change(self) -> float | None:
+        r, b = self.measured.robust_accuracy, self.base.robust_accuracy
+        return None if r is None or b is None else r - b
 
 
 def _split(dataset: Dataset, split: str):  # noqa: ANN202
@@ -53,23 +83,35 @@ def _split(dataset: Dataset, split: str):  # noqa: ANN202
 
 
 def layer_sensitivity(model: nn.Module, dataset: Dataset, multipliers: Sequence[Multiplier],
-                      calibration_images: int = CALIBRATION_IMAGES,
-                      split: str = "test") -> tuple[float, list[LayerSensitivity]]:
-    """Each layer alone with each multiplier, every other layer exact 8-bit: accuracy change and MAC energy
-    saved against the exact 8-bit model (whose accuracy is returned first). Each model is the one
-    apply_variant makes of Variant(multipliers=('<layer>@<spec>',)): the same calibration."""
+                      calibration_images: int = CALIBRATION_IMAGES, split: str = "test",
+                      robustness: RobustnessConfig | None = None,
+                      robust_images: tuple[torch.Tensor, torch.Tensor] | None = None,
+                      ) -> tuple[Measured, list[LayerSensitivity]]:
+    """Each layer alone with each multiplier, every other layer exact 8-bit: accuracy (and, with `robustness`,
+    robust accuracy on `robust_images`) and MAC energy saved against the exact 8-bit model, which is
+    measured first and returned. Each model is the one apply_variant makes of
+    Variant(multipliers=('<layer>@<spec>',)): the same calibration."""
     from ..evaluate import energy_objective
 
     data = _split(dataset, split)
+    data_id = images_id(data.x, data.y)
+    if robustness is not None and robust_images is None:
+        raise ConfigError("robust_images: robustness needs the images to attack")
+
+    def measure(m: nn.Module) -> Measured:
+        objs = [per_image_accuracy("accuracy", correct_per_image(m, data).numpy(), data_id)]
+        if robustness is not None:
+            objs.append(evaluate_robustness(m, *robust_images, robustness).objective())
+        return Measured(tuple(objs))
+
     calib: torch.Tensor = dataset.train.x[:calibration_images]
     exact = approximate_model(model, build_design("exact"), calib)
-    base = accuracy(exact, data)
+    base = measure(exact)
     base_pj = energy_objective(exact, dataset.input_shape, part="mac").value
     rows = []
     for module, name in layer_names(model).items():
         for mult in multipliers:
             m = approximate_model(model, {module: mult}, calib)
-            acc = accuracy(m, data)
-            rows.append(LayerSensitivity(name, mult.name, acc, acc - base,
+            rows.append(LayerSensitivity(name, mult.name, measure(m), base,
                                          base_pj - energy_objective(m, dataset.input_shape, part="mac").value))
     return base, rows
