@@ -57,7 +57,7 @@ def _browser_check(path: Path, divs: tuple[str, ...]) -> None:
         for div in divs:
             marks = driver.execute_script(
                 f"const e = document.getElementById('{div}');"
-                "return e ? e.querySelectorAll('svg .point, svg .bars path, svg path.js-line, svg g.parcoords .axis')"
+                "return e ? e.querySelectorAll('svg .point, svg .bars path, svg path.js-line, svg g.parcoords .axis, svg .hm image')"
                 ".length : -1")
             assert marks > 0, (div, marks)
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]

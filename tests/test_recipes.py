@@ -154,8 +154,8 @@ def test_robust_compression_fine_tunes_with_the_adversarial_loss(digits, monkeyp
     t = train_architecture("lenet:lenet-tiny", digits, TrainConfig(epochs=1, recipe=adv))
     calls = []
     original = loop.batch_loss
-    monkeypatch.setattr(loop, "batch_loss", lambda model, x, y, recipe, g: (calls.append(recipe.name),
-                                                                             original(model, x, y, recipe, g))[1])
+    monkeypatch.setattr(loop, "batch_loss", lambda model, x, y, recipe, g, progress: (
+        calls.append(recipe.name), original(model, x, y, recipe, g, progress))[1])
     vm = apply_variant(t.model, t.architecture, digits, Variant(recipe=str(adv), channels=0.5, finetune=1, bits=8, qat=1),
                        TrainConfig(epochs=1))
     assert calls and set(calls) == {"adversarial"}

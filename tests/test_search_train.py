@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -121,3 +122,24 @@ def test_bad_train_search_input_is_one_line_and_exit_2(capsys, tmp_path, case):
 def test_report_of_a_folder_that_is_no_run_is_exit_2(capsys, tmp_path):
     assert main(["report", str(tmp_path)]) == 2
     assert "is it the --output folder of a finished search?" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_search_adds_non_dominated_cascades_of_front_members(tmp_path):
+    run = tmp_path / "run"
+    assert main(["search", "--trials", "6", "--seed", "2", *FAST, "--cascades", "--no-report", "--output", str(run)]) == 0
+    with (run / "cascades.csv").open() as f:
+        measured = list(csv.DictReader(f))
+    chained = records_from_json(json.loads((run / "cascades.json").read_text()))
+    assert measured and len(measured) == len(chained)
+    for r in chained:  # every search objective measured on the cascade itself
+        assert r.architecture.startswith("cascade:softmax>") and {o.name for o in r.objectives} >= set(OBJECTIVES)
+    with (run / "front.csv").open() as f:
+        front = list(csv.DictReader(f))
+    joined = [row for row in front if row["trial"].startswith("cascade")]
+    assert len(joined) == sum(row["on_front"] == "True" for row in measured)
+    values = [[float(row[n]) * (-1 if n.startswith(("accuracy", "robust")) else 1) for n in OBJECTIVES] for row in front]
+    for k, v in enumerate(values):  # the front with its cascades is still mutually non-dominated
+        assert not any(all(a <= b for a, b in zip(w, v)) and w != v for j, w in enumerate(values) if j != k)
+    assert len(json.loads((run / "front.json").read_text())) == len(front)
+    assert main(["search", "--bench", "nb201-cifar10", "--cascades", "--trials", "2", "--output", str(tmp_path / "t")]) == 2

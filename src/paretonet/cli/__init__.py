@@ -11,7 +11,7 @@ import typer
 
 from ..errors import ParetonetError
 # each module registers its commands; this order is the order of `paretonet --help`
-from . import train, spaces, robustness, faults, energy, device, compress, bench, search, compare  # noqa: F401, I001
+from . import train, spaces, robustness, certify, variance_map, faults, energy, device, compress, cascade, bench, search, compare  # noqa: F401, I001
 from ._common import app, err
 
 

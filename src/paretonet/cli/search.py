@@ -56,6 +56,10 @@ def search_cmd(
     lut_dir: Annotated[Optional[list[str]], typer.Option("--lut-dir", help="Folder of EvoApprox .bin tables for --multipliers.")] = None,
     device: Annotated[Optional[list[Path]], typer.Option("--device", help="Table evaluator: a device model file (`paretonet device fit`); its objective (latency_ms@NAME) becomes a column (repeatable).")] = None,
     data_dir: DataDirOpt = None,
+    cascades: Annotated[bool, typer.Option("--cascades", help="Train evaluator: also measure cascades of pairs of front "
+                                                             "members and add the non-dominated ones to the front.")] = False,
+    cascade_drop: Annotated[float, typer.Option(help="--cascades: validation accuracy a cascade may lose against its "
+                                                     "second member (0.01: one point).")] = 0.01,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html at the end.")] = True,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: study, front (CSV, Records, models), hypervolume, report.")] = Path("runs/search"),
     fmt: FormatOpt = "table",
@@ -97,6 +101,14 @@ def search_cmd(
                                constraint_list, budget, hardware, run_dir=output, lut_dirs=tuple(lut_dir or ()),
                                pool_size=pool_size)
         what = f"{space} on {data.name}, {epochs} epochs per architecture, hardware choices {', '.join(hardware.arith)}"
+        if cascades:
+            from ..search import cascade_objective_names
+
+            cascade_objective_names(problem)  # objectives a cascade has no measurement of fail now
+    if cascades and bench is not None:
+        raise ConfigError("--cascades: a table has no models to chain; cascades need the train evaluator")
+    if not 0.0 <= cascade_drop <= 1.0:
+        raise ConfigError(f"--cascade-drop: got {cascade_drop:g}, expected a number in [0, 1]")
     output.mkdir(parents=True, exist_ok=True)
     err.print(f"study {study!r} in {mask_url(config.storage)}: {trials} trials, sampler {sampler}, "
               f"predictor {'on' if predictor else 'off'}; {what}")
@@ -109,6 +121,12 @@ def search_cmd(
     command = " ".join(shlex.quote(a) for a in ["paretonet", *sys.argv[1:]])
     study_obj = open_study(problem, config, create=False)
     front = write_results(output, problem, config, result, study_obj, command, proposer)
+    if cascades and front:
+        from ..search import add_cascades
+
+        err.print("combining front members into cascades ...")
+        measured = add_cascades(output, problem, front, cascade_drop)
+        err.print(f"{len(measured)} cascades measured ({output / 'cascades.csv'}); the non-dominated ones joined the front")
     _print_front(problem, result, output, fmt)
     if report:
         if isinstance(problem, TrainProblem) and front:
@@ -154,8 +172,10 @@ def _print_front(problem, result, output: Path, fmt: str) -> None:  # noqa: ANN0
     with (output / "front.csv").open() as f:
         rows = list(csv.DictReader(f))
     ref = tuple(float(v) for v in problem.reference_point)
-    t = Table(title=f"Pareto front: {len(result.front)} of {len(result.trials)} trials, hypervolume {result.hypervolume:.4f} "
-                    f"(normalized, reference point {ref})")
+    chained = sum(r["trial"].startswith("cascade") for r in rows)
+    t = Table(title=f"Pareto front: {len(result.front)} of {len(result.trials)} trials"
+                    + (f" and {chained} cascades of front members" if chained else "")
+                    + f", hypervolume {result.hypervolume:.4f} (trials, normalized, reference point {ref})")
     t.add_column("trial", justify="right")
     t.add_column("architecture", overflow="fold")
     t.add_column("variant")

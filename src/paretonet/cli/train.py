@@ -44,9 +44,10 @@ def train_cmd(
     schedule: Annotated[str, typer.Option(help="cosine, step or constant.")] = "cosine",
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a better validation accuracy.")] = None,
     recipe: Annotated[str, typer.Option(
-        help="standard, adversarial (PGD-AT), trades, noisy (noise injection) or qat (constant scales); "
-             "parameters also as 'trades/beta=6/eps=0.1'.")] = "standard",
-    eps: Annotated[Optional[float], typer.Option(help="adversarial / trades: Linf radius (default 0.1).")] = None,
+        help="standard, adversarial (PGD-AT), trades, noisy (noise injection), qat (constant scales), gaussian "
+             "(input noise augmentation: gaussian/sigma=0.25) or ibp (interval bounds: ibp/eps=0.15); parameters "
+             "also as 'trades/beta=6/eps=0.1'.")] = "standard",
+    eps: Annotated[Optional[float], typer.Option(help="adversarial / trades / ibp: Linf radius (default 0.1).")] = None,
     attack_steps: Annotated[Optional[int], typer.Option(help="adversarial / trades: PGD steps per batch (default 7).")] = None,
     beta: Annotated[Optional[float], typer.Option(help="trades: weight of the robustness term (default 6).")] = None,
     noise: Annotated[Optional[str], typer.Option(

@@ -1,11 +1,25 @@
 """Evaluation: clean accuracy, the objective registry, attacks, worst-case robustness, noise, sanity checks."""
 
 from ._accuracy import accuracy, correct_per_image, images_id, predict_logits
+from ._variance_map import LayerVariance, variance_maps
+from ._certify import (
+    SmoothingConfig,
+    SmoothingResult,
+    certified_objective,
+    certify_smoothing,
+    clopper_pearson_lower,
+    ibp_certified,
+    is_certified_objective,
+    parse_certified,
+    smoothed_predict,
+)
 from ._attacks import ATTACKS, Attack, AttackConfig, make_attack
 from ..layers import NonDifferentiable, RoundInput, gradient_mode, has_gradient_free_layers
 from ._noise import NOISE_KINDS, NoisePoint, noise_robustness, parse_noise_spec
 from ._objectives import (
     BASIC_OBJECTIVES,
+    ENERGY_DATAFLOW,
+    ENERGY_HARDWARE,
     ENERGY_OBJECTIVE,
     OBJECTIVES,
     EvalContext,
@@ -28,6 +42,8 @@ from ._sanity import SanityCheck
 __all__ = [
     "ATTACKS",
     "BASIC_OBJECTIVES",
+    "ENERGY_DATAFLOW",
+    "ENERGY_HARDWARE",
     "ENERGY_OBJECTIVE",
     "NOISE_KINDS",
     "OBJECTIVES",
@@ -49,6 +65,17 @@ __all__ = [
     "energy_objective",
     "evaluate_objectives",
     "correct_per_image",
+    "LayerVariance",
+    "variance_maps",
+    "SmoothingConfig",
+    "SmoothingResult",
+    "certified_objective",
+    "certify_smoothing",
+    "clopper_pearson_lower",
+    "ibp_certified",
+    "is_certified_objective",
+    "parse_certified",
+    "smoothed_predict",
     "images_id",
     "evaluate_robustness",
     "gradient_mode",

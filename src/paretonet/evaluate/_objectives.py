@@ -117,13 +117,30 @@ def _perturbed(name: str) -> ObjectiveFn:
     return fn
 
 
+def _certified(name: str) -> ObjectiveFn:
+    """certified_accuracy@smoothing:l2:<radius> (SmoothingConfig's defaults) / certified_accuracy@ibp:linf:<eps>
+    on the test split."""
+    from ._certify import certified_objective, parse_certified
+
+    parse_certified(name)  # a malformed name fails before any work
+
+    def fn(ctx: EvalContext) -> Objective:
+        test = ctx.dataset.test
+        return certified_objective(ctx.model, test.x, test.y, name)[0]
+
+    return fn
+
+
 def evaluate_objectives(model: nn.Module, dataset: Dataset,
                         names: Sequence[str] = BASIC_OBJECTIVES) -> tuple[Objective, ...]:
     """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`:
-    the registry's, and accuracy under any computation noise or fault model named as its objective."""
+    the registry's, accuracy under any computation noise or fault model named as its objective, and certified
+    accuracy by randomized smoothing or interval bounds."""
+    from ._certify import is_certified_objective
     from ._faults import is_perturbed_objective
 
-    fns = [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n) else OBJECTIVES.get(n)
-           for n in names]  # unknown names fail before any work
+    fns = [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n)
+           else _certified(n) if n not in OBJECTIVES and is_certified_objective(n)
+           else OBJECTIVES.get(n) for n in names]  # unknown names fail before any work
     ctx = EvalContext(model, dataset)
     return tuple(fn(ctx) for fn in fns)

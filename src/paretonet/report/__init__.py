@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._plots import Axis, figure_html, html_page, parallel_figure, pareto_figure
+from ._plots import COLORS, Axis, figure_html, parallel_figure, pareto_figure, write_page
 
 REPORT_NAME = "report.html"
 _RUN_FILES = ("run.json", "trials.csv", "front.csv", "hypervolume.csv")
@@ -49,9 +49,11 @@ def _pareto_plots(data: dict[str, Any]) -> str:
     axes = [Axis(o["name"], o.get("unit", ""), o["direction"]) for o in data["run"]["objectives"]]
     front_keys = {f["trial"] for f in data["front"]}
     trials = data["trials"]
-    points = [[float(t[a.name]) for a in axes] for t in trials]
-    on_front = [t["trial"] in front_keys for t in trials]
-    labels = [f"trial {t['trial']}<br>{escape(t['key'])}" for t in trials]
+    chained = [f for f in data["front"] if f["trial"].startswith("cascade")]  # search --cascades
+    points = [[float(t[a.name]) for a in axes] for t in [*trials, *chained]]
+    on_front = [t["trial"] in front_keys for t in [*trials, *chained]]
+    labels = ([f"trial {t['trial']}<br>{escape(t['key'])}" for t in trials]
+              + [f"{t['trial']}<br>{escape(t['architecture'])}" for t in chained])
     html = figure_html(pareto_figure(axes, points, on_front, labels,
                                      "Pareto front, pairwise (red: non-dominated feasible trials)"), "pareto")
     if len(axes) >= 4:
@@ -90,15 +92,21 @@ def _curves(data: dict[str, Any]) -> str:
     if not curves:
         return "<p>No robustness or noise curves: the table evaluator has no models to attack.</p>"
     rob, noise = go.Figure(), go.Figure()
-    for c in curves:
+    for k, c in enumerate(curves):
         name = f"{c['architecture'].split(':', 1)[-1][:40]} {c['variant']}"
+        color = COLORS[k % len(COLORS)]
         rob.add_trace(go.Scatter(x=[0.0] + [e for e, _ in c["robust"]], y=[c["clean"]] + [a for _, a in c["robust"]],
-                                 mode="lines+markers", name=name))
+                                 mode="lines+markers", name=name, line={"color": color}))
+        if c.get("certified"):  # interval bounds: a lower bound under the attacks' upper one
+            rob.add_trace(go.Scatter(x=[0.0] + [e for e, _ in c["certified"]],
+                                     y=[c["clean"]] + [a for _, a in c["certified"]], mode="lines+markers",
+                                     name=f"{name} certified (IBP)", line={"color": color, "dash": "dot"}))
         noise.add_trace(go.Scatter(x=[lv for lv, _, _ in c["noise"]], y=[m for _, m, _ in c["noise"]],
                                    error_y={"type": "data", "array": [s for _, _, s in c["noise"]]},
                                    mode="lines+markers", name=name))
     n, attacks = curves[0]["images"], curves[0]["attacks"]
-    rob.update_layout(height=380, title=f"Worst-case robust accuracy ({attacks}, {n} images) of front members",
+    rob.update_layout(height=380, title=f"Worst-case robust accuracy ({attacks}, {n} images) of front members; "
+                                        "dotted: certified by interval bounds (float members)",
                       xaxis_title="eps (Linf, pixels in [0, 1])", yaxis_title="accuracy")
     noise.update_layout(height=380, title=f"Accuracy under Gaussian noise (mean and std of 3 draws, {n} images)",
                         xaxis_title="noise std", yaxis_title="accuracy")
@@ -164,15 +172,16 @@ def write_report(run_dir: str | Path, member: int | None = None, output: str | P
         "<h2>Command, versions and budgets</h2>",
         f"<pre>{escape(run['command'])}</pre><pre>{escape(json.dumps({k: run[k] for k in ('versions', 'evaluator', 'search', 'constraints')}, indent=1))}</pre>",
     ]
-    path.write_text(html_page("paretonet search report", sections), encoding="utf-8")
-    return path
+    return write_page(path, "paretonet search report", sections, "--output")
 
 
 from ._tables import TABLE_FORMATS, TextTable, check_format, render_table  # noqa: E402
+from ._variance import write_variance_page  # noqa: E402
 from ._compare import (  # noqa: E402
     FORMATS, Comparison, NoiseTest, compare, describe, difference_interval, mcnemar_p, noise_test, read_records, render,
     table_headers, table_rows, within_noise, write_plot,
 )
 
 __all__ = ["FORMATS", "REPORT_NAME", "TABLE_FORMATS", "TextTable", "check_format", "render_table", "Comparison", "NoiseTest", "compare", "describe", "difference_interval", "mcnemar_p",
-           "noise_test", "read_records", "render", "table_headers", "table_rows", "within_noise", "write_plot", "write_report"]
+           "noise_test", "read_records", "render", "table_headers", "table_rows", "within_noise", "write_plot", "write_report",
+           "write_variance_page"]

@@ -362,7 +362,7 @@ def write_plot(c: Comparison, path: str | Path) -> Path:
     for four or more), and the table; every plot saves as SVG from its camera button."""
     from html import escape
 
-    from ._plots import Axis, figure_html, html_page, parallel_figure, pareto_figure
+    from ._plots import Axis, figure_html, parallel_figure, pareto_figure, write_page
 
     if len(c.front_objectives) < 2:
         raise ConfigError("--plot: needs at least two objectives to plot: give --front with two or more")
@@ -380,9 +380,4 @@ def write_plot(c: Comparison, path: str | Path) -> Path:
     head = "".join(f"<th>{escape(h)}</th>" for h in table_headers(c))
     body = "".join("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in table_rows(c))
     sections.append(f"<table><tr>{head}</tr>{body}</table>")
-    p = Path(path)
-    try:
-        p.write_text(html_page("paretonet compare", sections), encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"--plot: cannot write {p}: {e.strerror or e}") from None
-    return p
+    return write_page(path, "paretonet compare", sections, "--plot")

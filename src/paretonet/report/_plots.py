@@ -11,9 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 FRONT_COLOR, OTHER_COLOR = "#d62728", "#b0b0b0"
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")  # one per member
 _STYLE = """body{font-family:sans-serif;margin:24px;max-width:1400px}table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px}td.num{text-align:right}td.arch{font-family:monospace;font-size:12px}
 pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}h2{margin-top:32px}"""
@@ -73,9 +77,17 @@ def parallel_figure(axes: Sequence[Axis], points: Sequence[Sequence[float]], on_
     return fig
 
 
-def html_page(title: str, sections: Sequence[str]) -> str:
+def write_page(path: str | Path, title: str, sections: Sequence[str], option: str) -> Path:
+    """One self-contained HTML page (plotly's JS inlined) at `path`; a path that cannot be written is an
+    error naming `option`."""
     from plotly.offline import get_plotlyjs
 
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{_STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
             + "".join(sections) + "</body></html>")
+    p = Path(path)
+    try:
+        p.write_text(html, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{option}: cannot write {p}: {e.strerror or e}") from None
+    return p

@@ -1,6 +1,7 @@
 """Multi-objective search on Optuna studies: objectives by Record name, samplers, the table and train
 evaluators, predictor guidance, fronts and hypervolume."""
 
+from ._cascades import add_cascades, cascade_objective_names
 from ._front import hypervolume, nondominated
 from ._guided import Guidance, GuidedProposer
 from ._problem import Evaluation, Pool, Problem
@@ -13,4 +14,5 @@ from ._train import HardwareChoices, TrainBudget, TrainProblem
 __all__ = ["SAMPLERS", "Constraint", "Evaluation", "Guidance", "GuidedProposer", "HardwareChoices", "ObjectiveSpec",
            "Pool", "Problem", "SearchConfig", "SearchProgress", "SearchResult", "TableProblem", "TrainBudget",
            "TrainProblem", "completed_trials", "hypervolume", "mask_url", "nondominated", "open_study",
-           "parse_constraint", "parse_objective", "parse_objectives", "run_search", "run_table_search"]
+           "parse_constraint", "parse_objective", "parse_objectives", "run_search", "run_table_search", "add_cascades",
+           "cascade_objective_names"]

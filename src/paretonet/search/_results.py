@@ -127,10 +127,12 @@ def write_curves(output: Path, problem: Any, front_records: list[Record], front_
     """Worst-case robust accuracy over eps and accuracy under Gaussian noise of front members spread along
     the front, each measured on its saved model with the search's attack budget (train evaluator only).
     The point at the search's eps is the trial's own measurement (same model, images and attacks); the
-    others are measured now, without repeating the sanity checks the trial ran."""
+    others are measured now, without repeating the sanity checks the trial ran. Float members also get
+    their certified accuracy by interval bounds at the same eps (a lower bound under the attacks' upper one)."""
     from dataclasses import replace
 
-    from ..evaluate import evaluate_robustness, noise_robustness, predict_logits
+    from ..evaluate import evaluate_robustness, ibp_certified, noise_robustness, predict_logits
+    from ..layers import has_gradient_free_layers
     from ..modelfile import load_model
 
     budget = problem.budget
@@ -148,8 +150,10 @@ def write_curves(output: Path, problem: Any, front_records: list[Record], front_
             points[r.eps] = r.robust_accuracy
         noise = noise_robustness(model, x, y, "gaussian", NOISE_LEVELS, draws=3, seed=budget.train_seed)
         clean = float((predict_logits(model, x).argmax(1) == y).double().mean())
+        certified = [] if has_gradient_free_layers(model) else [
+            [e, float(ibp_certified(model, x, y, e).mean())] for e in sorted(points)]
         curves.append({"architecture": rec.architecture, "variant": rec.variant, "model": model_path,
-                       "clean": clean, "robust": sorted([e, a] for e, a in points.items()),
+                       "clean": clean, "robust": sorted([e, a] for e, a in points.items()), "certified": certified,
                        "noise": [[p.level, p.mean_accuracy, p.std_accuracy] for p in noise],
                        "images": len(x), "attacks": budget.preset})
     (output / "curves.json").write_text(json.dumps(curves, indent=1) + "\n")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 
 # Names whose direction is implied: accuracies up, costs down. Anything else needs ':max' or ':min'.
-_MAX_PREFIXES = ("accuracy", "robust_accuracy@")
+_MAX_PREFIXES = ("accuracy", "robust_accuracy@", "certified_accuracy@")
 _MIN_PREFIXES = ("size_bytes", "params", "macs", "flops", "energy_", "latency", "proxy_flops", "proxy_params")
 _CONSTRAINT = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
@@ -57,9 +57,9 @@ def parse_objective(text: str, available: list[str] | None = None) -> ObjectiveS
 
 
 def perturbed_names(texts: list[str] | tuple[str, ...]) -> list[str]:
-    """The accuracy-under-noise / faults objectives among `texts` (objectives with an optional ':max', or
-    constraints), checked and canonical: a train evaluator measures any of them."""
-    from ..evaluate import is_perturbed_objective, parse_perturbed, perturbed_name
+    """The accuracy-under-noise / faults and certified-accuracy objectives among `texts` (objectives with an
+    optional ':max', or constraints), checked and canonical: a train evaluator measures any of them."""
+    from ..evaluate import is_certified_objective, is_perturbed_objective, parse_certified, parse_perturbed, perturbed_name
 
     found = []
     for text in texts:
@@ -69,6 +69,9 @@ def perturbed_names(texts: list[str] | tuple[str, ...]) -> list[str]:
             canonical = perturbed_name(parse_perturbed(name))
             if canonical != name:
                 raise ConfigError(f"objectives: write {name!r} as {canonical!r} (the name records carry)")
+            found.append(name)
+        elif is_certified_objective(name):
+            parse_certified(name)
             found.append(name)
     return found
 

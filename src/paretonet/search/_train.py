@@ -170,11 +170,11 @@ class TrainProblem:
 
     def _costs(self, model, names: list[str]) -> list:  # noqa: ANN001
         """Cost objectives of `model` as it is: the registry's, and energy on any hardware preset and dataflow."""
-        from ..evaluate import OBJECTIVES, energy_objective, evaluate_objectives, is_perturbed_objective
+        from ..evaluate import OBJECTIVES, energy_objective, evaluate_objectives, is_certified_objective, is_perturbed_objective
 
         out = []
         for name in names:
-            if name in OBJECTIVES.names() or is_perturbed_objective(name):
+            if name in OBJECTIVES.names() or is_perturbed_objective(name) or is_certified_objective(name):
                 out.append(evaluate_objectives(model, self.dataset, (name,))[0])
             elif name.startswith("energy_"):
                 hw, dataflow = name.partition("@")[2].rsplit(":", 1)
@@ -229,7 +229,7 @@ class TrainProblem:
         return self._models[name]
 
     def evaluate(self, candidate: tuple[Architecture, Variant]) -> Evaluation:
-        from ..evaluate import FAULT_TRIALS, NOISE_DRAWS, is_perturbed_objective
+        from ..evaluate import FAULT_TRIALS, NOISE_DRAWS, SmoothingConfig, is_perturbed_objective
         from ..modelfile import ModelMeta, save_model
         from ..variant import apply_variant, variant_record
 
@@ -241,6 +241,8 @@ class TrainProblem:
         vm = apply_variant(model, arch, self.dataset, variant, config, self.lut_dirs)
         perturbed = {"noise_draws": NOISE_DRAWS, "fault_trials": FAULT_TRIALS, "perturbation_seed": 0} if any(
             is_perturbed_objective(s.name) for s in (*self.objectives, *self.constraints)) else {}
+        if any(s.name.startswith("certified_accuracy@smoothing") for s in (*self.objectives, *self.constraints)):
+            perturbed["smoothing"] = asdict(SmoothingConfig())
         rec = variant_record(vm, self.dataset, config.seed, self.budget.robustness(), self.images,
                              budgets={"evaluator": "train", "training": config.to_dict(), "search_budget": asdict(self.budget),
                                       **perturbed})

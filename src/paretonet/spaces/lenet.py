@@ -99,6 +99,11 @@ class Abs(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.abs()
 
+    def interval_forward(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """|x| over [lo, hi]: 0 where the box holds 0, else the nearer end's magnitude."""
+        low = torch.where((lo <= 0) & (hi >= 0), torch.zeros_like(lo), torch.minimum(lo.abs(), hi.abs()))
+        return low, torch.maximum(lo.abs(), hi.abs())
+
 
 
 def activation(name: str) -> nn.Module:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import ArchitectureError
-from ..layers import LayerShape, Op, OpRecorder, changed, fuse
+from ..layers import LayerShape, Op, OpRecorder, changed, fuse, interval_bounds
 from ._base import SPACES, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -85,6 +85,9 @@ class Zero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mul(0.0)
 
+    def interval_forward(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return lo.mul(0.0), hi.mul(0.0)
+
 
 def make_op(op: str, channels: int) -> nn.Module:
     if op == "nor_conv_3x3":
@@ -115,6 +118,16 @@ class Cell(nn.Module):
             nodes.append(total)
         return nodes[3]
 
+    def interval_forward(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same sums over boxes: a node's bounds are the sums of its live edges' bounds."""
+        nodes = [(lo, hi)]
+        for target in (1, 2, 3):
+            into = [k for k, (_, dst) in enumerate(EDGES) if dst == target]
+            live = [k for k in into if not isinstance(self.edges[k], Zero)] or into[:1]
+            boxes = [interval_bounds(self.edges[k], *nodes[EDGES[k][0]], f"edge{k}") for k in live]
+            nodes.append((sum(b[0] for b in boxes), sum(b[1] for b in boxes)))
+        return nodes[3]
+
 
 class ResidualReduction(nn.Module):
     """The stride-2 basic residual block between stages."""
@@ -127,6 +140,11 @@ class ResidualReduction(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+    def interval_forward(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        d = interval_bounds(self.downsample, lo, hi, "downsample")
+        c = interval_bounds(self.conv_b, *interval_bounds(self.conv_a, lo, hi, "conv_a"), "conv_b")
+        return d[0] + c[0], d[1] + c[1]
 
 
 class NB201Network(nn.Sequential):

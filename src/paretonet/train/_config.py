@@ -26,7 +26,7 @@ class TrainConfig:
     seed: int = 0
     validate: bool = True  # measure validation accuracy after every epoch
     patience: int | None = None  # early stopping: epochs without a better validation accuracy
-    recipe: Recipe = Recipe()  # the loss of each mini-batch: standard, adversarial, trades, noisy or qat
+    recipe: Recipe = Recipe()  # the loss of each mini-batch: standard, adversarial, trades, noisy, qat, gaussian, ibp
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, minimum=0)

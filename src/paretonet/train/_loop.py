@@ -49,6 +49,16 @@ def shuffle_generator(seed: int) -> torch.Generator:
     return g
 
 
+def _selection_score(model: nn.Module, val: Split, recipe, val_acc: float) -> float:  # noqa: ANN001
+    """What picks the best validation epoch: clean accuracy; for ibp, the share of validation images interval
+    bounds certify at the training eps (what that training is for)."""
+    if recipe.name != "ibp":
+        return val_acc
+    from ..evaluate import ibp_certified
+
+    return float(ibp_certified(model, val.x, val.y, recipe.eps).mean())
+
+
 def train(
     model: nn.Module,
     data: Dataset | Split,
@@ -97,7 +107,7 @@ def train(
                 idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
                 xb, yb = x[idx], y[idx]
                 opt.zero_grad(set_to_none=True)
-                loss, out = batch_loss(model, xb, yb, recipe, attack_gen)
+                loss, out = batch_loss(model, xb, yb, recipe, attack_gen, (epoch + b / n_batches) / config.epochs)
                 loss.backward()
                 opt.step()
                 with torch.no_grad():
@@ -110,9 +120,10 @@ def train(
         history.append(stats)
         if on_epoch is not None:
             on_epoch(stats)
-        if val_acc is not None:
-            if val_acc > best_acc:
-                best_acc, best_epoch, stale = val_acc, epoch + 1, 0
+        if val_acc is not None and recipe.selectable((epoch + 1) / config.epochs):
+            score = _selection_score(model, val, recipe, val_acc)
+            if score > best_acc:
+                best_acc, best_epoch, stale = score, epoch + 1, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1

@@ -10,6 +10,13 @@
 - qat:          quantization-aware training with constant scaling factors: the model trains and runs with
                 conv/linear weights quantized at the constant scale weight_range / (2^(bits-1) - 1)
                 and their input activations at the constant range [-act_range, act_range].
+- gaussian:     cross-entropy on inputs with Gaussian noise N(0, sigma^2) added (Cohen et al. 2019): the
+                training that makes a randomized-smoothing certificate at that sigma worth having.
+- ibp:          interval bound propagation training (Gowal et al. 2018): kappa * CE(clean) + (1 - kappa) *
+                CE(worst-case logits over the eps-box); eps ramps linearly from 0 after the first `warmup`
+                share of the training over the next `ramp` share, kappa from 1 down to 0.5 with it. Only
+                epochs at full eps are candidates for the best validation epoch, chosen by the share of
+                validation images certified at eps rather than by clean accuracy.
 
 A recipe's canonical string, 'trades/eps=0.1/steps=7/beta=6', is what a Variant records.
 """
@@ -25,10 +32,12 @@ from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
 from ..hw import ActQuant, NoiseModel, QuantSpec, quantize_model
+from ..layers import margin_lower_bounds
 
-RECIPES = ("standard", "adversarial", "trades", "noisy", "qat")
+RECIPES = ("standard", "adversarial", "trades", "noisy", "qat", "gaussian", "ibp")
 _PARAMS = {"standard": (), "adversarial": ("eps", "steps", "step_size"), "trades": ("eps", "steps", "step_size", "beta"),
-           "noisy": ("noise",), "qat": ("bits", "weight_range", "act_range")}
+           "noisy": ("noise",), "qat": ("bits", "weight_range", "act_range"), "gaussian": ("sigma",),
+           "ibp": ("eps", "warmup", "ramp")}
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class Recipe:
     bits: int = 8  # qat
     weight_range: float = 1.0  # qat: weights are clipped to [-weight_range, weight_range]
     act_range: float = 4.0  # qat: layer inputs are clipped to [-act_range, act_range]
+    sigma: float = 0.25  # gaussian: input noise std, pixels in [0, 1]
+    warmup: float = 0.1  # ibp: share of the training before eps starts to grow
+    ramp: float = 0.5  # ibp: share of the training over which eps grows to its value
 
     def __post_init__(self) -> None:
         if self.name not in RECIPES:
@@ -55,6 +67,11 @@ class Recipe:
         check_int("bits", self.bits, minimum=2, maximum=16)
         check_float("weight_range", self.weight_range, minimum=0.0, min_inclusive=False)
         check_float("act_range", self.act_range, minimum=0.0, min_inclusive=False)
+        check_float("sigma", self.sigma, minimum=0.0)
+        check_float("warmup", self.warmup, minimum=0.0, maximum=1.0)
+        check_float("ramp", self.ramp, minimum=0.0, maximum=1.0)
+        if self.warmup + self.ramp > 1.0:
+            raise ConfigError(f"recipe ibp: warmup {self.warmup:g} + ramp {self.ramp:g} exceed the training (at most 1)")
 
     @property
     def is_standard(self) -> bool:
@@ -67,6 +84,16 @@ class Recipe:
     @property
     def alpha(self) -> float:
         return self.step_size or 2.5 * self.eps / self.steps
+
+    def strength(self, progress: float) -> float:
+        """ibp: the share of eps (and of the way from kappa 1 to 0.5) at `progress` (0..1) of the training."""
+        if self.ramp == 0.0:
+            return 1.0 if progress >= self.warmup else 0.0
+        return min(1.0, max(0.0, (progress - self.warmup) / self.ramp))
+
+    def selectable(self, progress: float) -> bool:
+        """Whether an epoch ending at `progress` may be kept as the best validation epoch."""
+        return self.name != "ibp" or self.strength(progress) >= 1.0 - 1e-9
 
     @property
     def noise_model(self) -> NoiseModel:
@@ -111,6 +138,9 @@ def prepare_model(model: nn.Module, recipe: Recipe) -> nn.Module:
 def check_prepared(model: nn.Module, recipe: Recipe) -> None:
     if recipe.name == "qat" and not any(isinstance(m, ActQuant) and m.fixed for m in model.modules()):
         raise ConfigError("recipe qat: the model has no constant-scale quantizers; train prepare_model(model, recipe)")
+    if recipe.name == "ibp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError("recipe ibp: the model has batch norm, whose training-mode bounds are not supported; "
+                          "choose an architecture without -bn")
 
 
 def _random_start(x: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:
@@ -147,8 +177,21 @@ def attack_generator(seed: int) -> torch.Generator:
 
 
 def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe,
-               g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, logits of the inputs trained on) of one mini-batch; the model is in train mode."""
+               g: torch.Generator, progress: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, logits of the inputs trained on) of one mini-batch at `progress` (0..1) of the training; the model
+    is in train mode."""
+    if recipe.name == "gaussian":
+        out = model(x + recipe.sigma * torch.randn(x.shape, generator=g))
+        return F.cross_entropy(out, y), out
+    if recipe.name == "ibp":
+        out = model(x)
+        s = recipe.strength(progress)
+        if s == 0.0:
+            return F.cross_entropy(out, y), out
+        eps = s * recipe.eps
+        worst = -margin_lower_bounds(model, (x - eps).clamp(0.0, 1.0), (x + eps).clamp(0.0, 1.0), y)
+        kappa = 1.0 - 0.5 * s
+        return kappa * F.cross_entropy(out, y) + (1 - kappa) * F.cross_entropy(worst, y), out
     if recipe.name in ("adversarial", "trades"):
         model.eval()  # the attack sees the model as it is scored: batch norm on running statistics
         try:

@@ -1,0 +1,64 @@
+"""`paretonet variance-map`: how much each neuron's output varies under noisy inputs, one or two models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from ._common import DataDirOpt, FormatOpt, ImagesOpt, ModelArg, SeedOpt, Table, app, check_format, err, show, write_json
+
+
+@app.command("variance-map")
+def variance_map_cmd(
+    model: ModelArg,
+    compare: Annotated[Optional[Path], typer.Option(help="A second model of the same architecture, shown beside the first.")] = None,
+    sigma: Annotated[float, typer.Option(help="Std of the Gaussian noise added to the input (pixels in [0, 1]).")] = 0.1,
+    draws: Annotated[int, typer.Option(help="Noisy copies of each image.")] = 50,
+    images: ImagesOpt = 100,
+    html: Annotated[Optional[Path], typer.Option(help="Write the maps as a self-contained HTML page here.")] = None,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = 0,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the maps and numbers as JSON here.")] = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Variance of every conv/linear output over noisy copies of test images: per-layer numbers, and the maps
+    (channels x positions) as an HTML page, two models side by side with --compare."""
+    from ..evaluate import variance_maps
+    from ..pipeline import load_for_eval
+    from ..report import write_variance_page
+    from ..variant import select_images
+
+    check_format(fmt)
+    if sigma < 0:
+        raise ConfigError(f"--sigma: got {sigma:g}, expected a number >= 0")
+    if draws < 2:
+        raise ConfigError(f"--draws: got {draws}, expected an integer >= 2 (a variance needs two draws)")
+    paths = [model] + ([compare] if compare is not None else [])
+    loaded = [load_for_eval(p, None, data_dir, 0) for p in paths]
+    data = loaded[0][2]
+    if compare is not None and loaded[1][1].dataset != loaded[0][1].dataset:
+        raise ConfigError(f"--compare: {compare} is for {loaded[1][1].dataset}, {model} for {loaded[0][1].dataset}")
+    x, _ = select_images(data, images, seed)
+    maps = [variance_maps(net, x, sigma, draws, seed) for net, _, _ in loaded]
+    labels = [f"model {i + 1}: {m.architecture} {m.variant or ''}".strip() for i, (_, m, _) in enumerate(loaded)]
+    if len(maps) == 2 and [lv.layer for lv in maps[0]] != [lv.layer for lv in maps[1]]:
+        raise ConfigError("--compare: the models have different layers; variance maps compare models of one architecture")
+    t = Table(title=f"output variance under input noise sigma {sigma:g}: {draws} draws on each of {len(x)} test images "
+                    "(relative: over the mean squared clean output)")
+    t.add_column("layer")
+    t.add_column("output")
+    for i in range(len(maps)):
+        for col in ("mean", "max", "relative"):
+            t.add_column(f"model {i + 1} {col}", justify="right")
+    for k, lv in enumerate(maps[0]):
+        t.add_row(lv.layer, "x".join(map(str, lv.shape)),
+                  *(f"{getattr(m[k], a):.4g}" for m in maps for a in ("mean_variance", "max_variance", "relative_variance")))
+    show(t, fmt)
+    if html is not None:
+        err.print(f"wrote {write_variance_page(html, labels, maps, sigma, draws, len(x))}")
+    write_json(output, {"format": 1, "sigma": sigma, "draws": draws, "images": len(x), "seed": seed,
+                        "models": [{"model": str(p), "label": lab, "layers": [lv.to_dict() for lv in m]}
+                                   for p, lab, m in zip(paths, labels, maps)]})
