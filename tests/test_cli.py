@@ -172,8 +172,16 @@ def test_variance_command(capsys, tmp_path):
                            "--seeds", "2", "--epochs", "2", "--images", "50", "--output", str(tmp_path / "v.json"))
     assert code == 0 and "ranking flips" in out
     v = json.loads((tmp_path / "v.json").read_text())
-    assert [r["seed"] for r in v] == [0, 1, 0, 1] and v[0]["details"]["seed_variance"]["seeds"] == [0, 1]
+    assert [r["seed"] for r in v] == [0, 1, 0, 1, -1, -1] and v[0]["details"]["seed_variance"]["seeds"] == [0, 1]
     assert 0.0 <= v[0]["details"]["ranking_flips"]["paired_flip_rate"] <= 1.0
+    # over the seeds (seed -1): the mean, and the seed variance's 95 % t-interval in the interval field
+    over = {o["name"]: o for o in v[4]["objectives"]}
+    sv = v[4]["details"]["seed_variance"]
+    per_seed = [{o["name"]: o["value"] for o in r["objectives"]} for r in v[:2]]
+    assert over["accuracy"]["value"] == pytest.approx((per_seed[0]["accuracy"] + per_seed[1]["accuracy"]) / 2)
+    assert over["accuracy"]["interval"][0] < over["accuracy"]["value"] < over["accuracy"]["interval"][1]
+    assert over["robust_accuracy@worst:fast:0.1"]["interval"] == pytest.approx([sv["robust"]["ci95_low"],
+                                                                               sv["robust"]["ci95_high"]])
     code, _, err = run_cli(capsys, "variance", "--arch", "lenet-tiny", "--seeds", "0")
     assert code == 2 and "--seeds: got 0" in err
 

@@ -184,4 +184,24 @@ def variance_cmd(
             warn_failed_checks(f"{r.architecture} seed {r.seed}, eps {eps:g}", r.details["robustness"]["sanity"])
     records = [replace(r, details={**r.details, "seed_variance": asdict(s), **({"ranking_flips": flips} if flips else {})})
                for s, rs in results for r in rs]
-    write_records(output, records)
+    write_records(output, records + [_over_seeds(s, rs) for s, rs in results])
+
+
+def _over_seeds(s, per_seed: list):  # noqa: ANN001, ANN202
+    """One Record of an architecture over its seeds (seed -1): each accuracy of the per-seed Records is the mean
+    over the seeds with the 95 % t-interval of that mean in the interval field (images: each seed's count)."""
+    from ..evaluate import summarize
+    from ..records import Objective, Record
+
+    first = per_seed[0]
+    objectives = []
+    for o in first.objectives:
+        if o.unit != "fraction":
+            continue
+        m = summarize([r.value(o.name) for r in per_seed])
+        objectives.append(Objective(o.name, m.mean, o.unit, o.direction, images=o.images,
+                                    interval=(m.ci95_low, m.ci95_high)))
+    objectives = tuple(objectives)
+    return Record(first.architecture, first.dataset, -1, objectives, variant=first.variant,
+                  budgets={**first.budgets, "seeds": list(s.seeds), "interval": "95 % t-interval of the mean over seeds"},
+                  versions=first.versions, details={"seed_variance": asdict(s)})
