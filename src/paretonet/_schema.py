@@ -46,7 +46,8 @@ class RecordSchema(_Strict):
 class ModelMetaSchema(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
     format: StrictInt = 1
-    architecture: StrictStr = Field(min_length=1)
+    architecture: StrictStr = ""  # a genotype, or empty for a user's model named by entry_point
+    entry_point: StrictStr = ""
     input_shape: list[Annotated[StrictInt, Field(ge=1)]] = Field(min_length=3, max_length=3)
     n_classes: StrictInt = Field(ge=2)
     dataset: StrictStr

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import ModelFileError, ParetonetError
+from .errors import ConfigError, ModelFileError, ParetonetError
 from .spaces import Architecture, build_model
 
 FORMAT_VERSION = 2  # 2: variants (variant string, multiplier tables)
@@ -39,6 +39,27 @@ class ModelMeta:
     train_config: dict[str, Any] = field(default_factory=dict, hash=False)
     paretonet_version: str = ""
     format: int = FORMAT_VERSION
+    entry_point: str = ""  # a user's model: 'package.module:factory' returning the nn.Module (then no genotype)
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    """What stands for the architecture of a user's model (entry point and weights hash) where a genotype
+    would: its string is the Records' architecture key; it has no genotype to prune channels of."""
+
+    reference: str
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def of_model(self, model: nn.Module) -> "ModelReference":
+        raise ConfigError(f"--channels: channel pruning rewrites a search space's genotype; {self.reference} has none "
+                          "(unstructured --prune, --bits and approximate multipliers work on any model)")
+
+
+def architecture_of(meta: "ModelMeta") -> "Architecture | ModelReference":
+    """The genotype of a paretonet model, or the reference of a user's (entry point) model."""
+    return ModelReference(meta.architecture) if meta.entry_point else Architecture.parse(meta.architecture)
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
@@ -115,7 +136,61 @@ def read_meta(path: str | Path) -> ModelMeta:
     if m.format > FORMAT_VERSION:
         raise ModelFileError(f"model metadata {sidecar} has format {m.format}; this paretonet reads up to {FORMAT_VERSION}")
     fields = {k: getattr(m, k) for k in ModelMeta.__dataclass_fields__}
+    if not m.architecture and not m.entry_point:
+        raise ModelFileError(f"model metadata {sidecar}: give 'architecture' (a paretonet genotype) or 'entry_point' "
+                             "('package.module:factory' returning your nn.Module)")
+    if m.entry_point and not m.architecture:  # the reference records carry: entry point and weights hash
+        fields["architecture"] = f"entry:{m.entry_point}@{_sha256(model_paths(path)[0])[:12]}"
     return ModelMeta(**{**fields, "input_shape": tuple(m.input_shape)})
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        raise ModelFileError(f"model file {path} cannot be read: {e.strerror or e}") from None
+
+
+def _from_entry_point(entry_point: str, sidecar: Path) -> nn.Module:
+    """Call 'package.module:factory' (importable as installed, or from the folder of the model's JSON)."""
+    import importlib
+    import sys
+
+    module_name, colon, attr = entry_point.partition(":")
+    if not colon or not module_name or not attr:
+        raise ModelFileError(f"model metadata {sidecar}: entry_point {entry_point!r} is not 'package.module:factory'")
+    folder = str(sidecar.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attr)
+        model = factory()
+    except Exception as e:  # noqa: BLE001 - a user's code: any failure is reported as one line
+        raise ModelFileError(f"model metadata {sidecar}: entry point {entry_point!r} failed: "
+                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    finally:
+        if added:
+            sys.path.remove(folder)
+    if not isinstance(model, nn.Module):
+        raise ModelFileError(f"model metadata {sidecar}: entry point {entry_point!r} returned a {type(model).__name__}, "
+                             "not a torch.nn.Module")
+    return model
+
+
+def _state_mismatch(model: nn.Module, state: dict[str, torch.Tensor], limit: int = 3) -> str:
+    """The first missing, unexpected and wrongly shaped keys, for a one-line error."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state][:limit]
+    unexpected = [k for k in state if k not in own][:limit]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and state[k].shape != own[k].shape][:limit]
+    parts = [f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(unexpected)}" if unexpected else "",
+             f"shape of {'; '.join(shapes)}" if shapes else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def _multiplier_tables(meta: ModelMeta, state: dict[str, torch.Tensor], weights: Path) -> dict[str, Any]:
@@ -163,15 +238,18 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     multipliers = _multiplier_tables(meta, state, weights)
     state = {k: v for k, v in state.items() if not k.startswith(_TABLE_KEY)}
     try:
-        arch = Architecture.parse(meta.architecture)
-        model = variant_structure(build_model(arch, meta.input_shape, meta.n_classes), Variant.parse(meta.variant),
-                                  multipliers)
+        base = (_from_entry_point(meta.entry_point, model_paths(weights)[1]) if meta.entry_point
+                else build_model(Architecture.parse(meta.architecture), meta.input_shape, meta.n_classes))
+        model = variant_structure(base, Variant.parse(meta.variant), multipliers)
+    except ModelFileError:
+        raise
     except ParetonetError as e:
         raise ModelFileError(f"model metadata for {weights}: {e}") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise ModelFileError(f"weights in {weights} do not match architecture {meta.architecture}: {first}") from None
+        what = f"entry point {meta.entry_point}" if meta.entry_point else f"architecture {meta.architecture}"
+        detail = _state_mismatch(model, state) or str(e).splitlines()[0]
+        raise ModelFileError(f"weights in {weights} do not match {what}: {detail}") from None
     model.eval()
     return model, meta

@@ -14,7 +14,7 @@ from torch import nn
 from .data import DataConfig, Dataset, load_dataset
 from .errors import ConfigError
 from .evaluate import BASIC_OBJECTIVES, check_input_shape, evaluate_objectives
-from .modelfile import ModelMeta, load_model
+from .modelfile import ModelMeta, architecture_of, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
 from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, prepare_model, train
@@ -91,7 +91,7 @@ def load_quantized(model: str | Path, bits: int | None, dataset: str | None = No
     if bits is not None:
         if not variant.is_base:
             raise ConfigError(f"--bits: the model is already the variant {meta.variant!r}; quantize the float model")
-        vm = apply_variant(net, Architecture.parse(meta.architecture), data, Variant(recipe=variant.recipe, bits=bits))
+        vm = apply_variant(net, architecture_of(meta), data, Variant(recipe=variant.recipe, bits=bits))
         net, variant = vm.model, vm.variant
     return net, meta, data, variant
 

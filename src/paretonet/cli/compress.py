@@ -43,9 +43,8 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
              fmt: str = "table", lut_dirs: tuple[str, ...] = ()) -> None:
     """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved."""
     from ..evaluate import RobustnessConfig
-    from ..modelfile import save_model
+    from ..modelfile import architecture_of, save_model
     from ..pipeline import load_for_eval
-    from ..spaces import Architecture
     from ..train import TrainConfig
     from ..variant import Variant, compare_variants, select_images
 
@@ -56,7 +55,7 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
         raise ConfigError(f"model: {model} is already the variant {meta.variant!r}; start from the float model")
     variants = [replace(v, recipe=base.recipe) for v in variants]  # fine-tuning follows the model's training recipe
     cfg = TrainConfig.from_dict({**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
-    records, vm = compare_variants(net, Architecture.parse(meta.architecture), data, meta.seed, variants, robustness,
+    records, vm = compare_variants(net, architecture_of(meta), data, meta.seed, variants, robustness,
                                    select_images(data, images, seed), cfg, lut_dirs, base)
     show(comparison_table(f"{meta.architecture} on {data.name}", records), fmt)
     if str(vm.architecture) != meta.architecture:

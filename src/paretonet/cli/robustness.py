@@ -82,7 +82,7 @@ def robustness_cmd(
     check_format(fmt)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from ..evaluate import BASIC_OBJECTIVES, RobustnessConfig, evaluate_objectives, noise_robustness, parse_noise_spec
+    from ..evaluate import BASIC_OBJECTIVES, RobustnessConfig, noise_robustness, parse_noise_spec, priced_objectives
     from ..evaluate import robustness_curve
     from ..pipeline import load_for_eval
     from ..records import Record, accuracy_objective, versions
@@ -121,7 +121,10 @@ def robustness_cmd(
         for p in noise_points:
             nt.add_row(p.kind, f"{p.level:g}", f"{p.mean_accuracy:.4f}", f"{p.std_accuracy:.4f}")
         show(nt, fmt)
-    objectives = [*evaluate_objectives(net, data, BASIC_OBJECTIVES), *(r.objective() for r in curve),
+    basic, unpriced = priced_objectives(net, data, BASIC_OBJECTIVES)
+    if unpriced:
+        say(f"note: {unpriced}", fmt)
+    objectives = [*basic, *(r.objective() for r in curve),
                   *(accuracy_objective(f"accuracy@noise:{p.kind}:{p.level:g}", p.mean_accuracy, len(x))
                     for p in noise_points)]
     budgets = {"test_images": len(data.test), "robust_images": len(x), "noise_draws": draws,

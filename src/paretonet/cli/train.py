@@ -127,12 +127,14 @@ def evaluate_cmd(
 ) -> None:
     """Measure the objectives of a saved model (any variant) on a dataset's test split."""
     check_format(fmt)
-    from ..evaluate import evaluate_objectives
+    from ..evaluate import evaluate_objectives, priced_objectives
     from ..pipeline import load_quantized
     from ..records import Record, versions
 
     net, meta, data, variant = load_quantized(model, bits, dataset, data_dir, split_seed)
-    objectives = evaluate_objectives(net, data)
+    objectives, unpriced = priced_objectives(net, data)
+    if unpriced:
+        say(f"note: {unpriced}", fmt)
     if latency:
         objectives += evaluate_objectives(net, data, ("latency_ms@cpu",))
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),

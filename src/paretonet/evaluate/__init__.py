@@ -28,6 +28,7 @@ from ._objectives import (
     energy_name,
     energy_objective,
     evaluate_objectives,
+    priced_objectives,
 )
 from ._robustness import (
     PRESETS,
@@ -64,6 +65,7 @@ __all__ = [
     "energy_name",
     "energy_objective",
     "evaluate_objectives",
+    "priced_objectives",
     "correct_per_image",
     "LayerVariance",
     "variance_maps",

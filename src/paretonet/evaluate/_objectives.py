@@ -131,6 +131,20 @@ def _certified(name: str) -> ObjectiveFn:
     return fn
 
 
+def priced_objectives(model: nn.Module, dataset: Dataset, names: Sequence[str] = BASIC_OBJECTIVES,
+                      ) -> tuple[tuple[Objective, ...], str | None]:
+    """evaluate_objectives, except that energy objectives of a model with an operation the cost model cannot
+    price (a user's LSTM) are left out, absent rather than wrong; the reason is returned with the rest."""
+    priced = [n for n in names if not n.startswith("energy")]
+    objectives = evaluate_objectives(model, dataset, priced)
+    try:
+        energy = evaluate_objectives(model, dataset, [n for n in names if n.startswith("energy")])
+    except ArchitectureError as e:
+        return objectives, f"{e}; energy not measured"
+    order = {n: i for i, n in enumerate(names)}
+    return tuple(sorted((*objectives, *energy), key=lambda o: order.get(o.name, len(order)))), None
+
+
 def evaluate_objectives(model: nn.Module, dataset: Dataset,
                         names: Sequence[str] = BASIC_OBJECTIVES) -> tuple[Objective, ...]:
     """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`:

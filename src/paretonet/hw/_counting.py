@@ -12,7 +12,9 @@ from torch import nn
 from ..errors import ArchitectureError
 from ..layers import eval_mode, gradient_mode
 
-# Leaf modules whose work we count; everything else (Identity, Flatten, Zero, Normalize...) costs nothing here.
+# Leaf modules whose work we count; those that cost nothing (Identity, Flatten, and paretonet's modules that say
+# costs_nothing: Zero, Normalize, Resize, ActQuant) are "free"; anything else is "other": the cost models refuse it.
+_FREE = (nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout)
 _CONV = (nn.Conv1d, nn.Conv2d)
 _POOL = (nn.AvgPool2d, nn.MaxPool2d)
 _ADAPTIVE_POOL = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
@@ -24,7 +26,7 @@ class LayerProfile:
     """One layer as seen in a forward pass on a single image (batch dimension dropped)."""
 
     name: str
-    kind: str  # conv | linear | batchnorm | activation | pool | adaptive_pool | other
+    kind: str  # conv | linear | batchnorm | activation | pool | adaptive_pool | free | other (cannot be priced)
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     params: int
@@ -34,6 +36,7 @@ class LayerProfile:
     groups: int = 1
     inputs: tuple[int, ...] = ()  # ids of the activation tensors read (see layers.Op)
     output: int = 0  # id of the tensor written
+    module: str = ""  # the layer's class name
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def _kind(m: nn.Module) -> str:
         return "pool"
     if isinstance(m, _ADAPTIVE_POOL):
         return "adaptive_pool"
+    if isinstance(m, _FREE) or getattr(m, "costs_nothing", False):
+        return "free"
     return "other"
 
 
@@ -156,6 +161,8 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         entered.pop()
 
     def record(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
+        if isinstance(y, (tuple, list)):  # (output, state) of a recurrent layer: the output is what flows on
+            y = next((t for t in y if isinstance(t, torch.Tensor)), torch.zeros(1))
         x = inputs[0]
         k = _kind(m)
         ks = getattr(m, "kernel_size", 1)
@@ -179,6 +186,7 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
             inputs=read,
             # an identity passes its input on: the reader of its output reads what its producer wrote
             output=tensors.id(y) if isinstance(y, torch.Tensor) else 0,
+            module=type(m).__name__,
         ))
 
     handles = [h for m in model.modules() for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]

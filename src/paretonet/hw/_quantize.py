@@ -26,6 +26,8 @@ QUANTIZABLE = (nn.Conv2d, nn.Linear)
 class ActQuant(NonDifferentiable):
     """Asymmetric unsigned per-tensor fake quantization; the range is set by calibration."""
 
+    costs_nothing = True  # the layer it feeds reads the codes: their width is priced there
+
     def __init__(self, bits: int, fixed_range: float | None = None) -> None:
         super().__init__()
         self.bits = bits

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from torch import nn
 
+from ..errors import ArchitectureError
 from ..layers import KINDS, LayerShape, Op, fuse
 from ._counting import profile_layers
 
@@ -17,6 +18,11 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> list[La
     for p in profile_layers(model, input_shape):
         kind = "pool" if p.kind == "adaptive_pool" else p.kind
         inputs = tuple(alias.get(t, t) for t in p.inputs)
+        if kind == "other":
+            raise ArchitectureError(
+                f"energy: layer {p.name} ({p.module}) is an operation the cost model cannot price; it prices conv, "
+                "linear, batch norm, activations (ReLU, ReLU6, tanh, sigmoid, GELU, ELU, leaky ReLU), pooling, "
+                "adds and concatenations, and takes flatten, identity and dropout as free")
         if kind not in KINDS:
             # costs nothing (flatten, identity, dropout): its output is its input, for what depends on what;
             # one that reads nothing (nb201's none op) writes a constant

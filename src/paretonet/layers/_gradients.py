@@ -46,6 +46,8 @@ class NonDifferentiable(nn.Module):
 class RoundInput(NonDifferentiable):
     """Rounds pixels to `levels` steps: a classic gradient-masking defence, used to test the checks."""
 
+    costs_nothing = True  # part of the input pipeline, not of the network the cost models price
+
     def __init__(self, levels: int = 255) -> None:
         super().__init__()
         self.levels = levels

@@ -13,6 +13,8 @@ from torch import nn
 class Normalize(nn.Module):
     """Per-channel (x - mean) / std inside the model, so attacks and noise work in pixel space."""
 
+    costs_nothing = True  # an affine map a deployed network folds into its first layer
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
@@ -24,6 +26,8 @@ class Normalize(nn.Module):
 
 class Resize(nn.Module):
     """Bilinear resize to side x side (digits' 8x8 are 4x4-block counts of 32x32 bitmaps)."""
+
+    costs_nothing = True  # counted as the input pipeline's, not priced by the cost models
 
     def __init__(self, side: int) -> None:
         super().__init__()

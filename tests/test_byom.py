@@ -1,0 +1,119 @@
+"""Bring your own model: a network defined in a user's file, loaded by entry point, through the commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from paretonet.cli import main
+from paretonet.hw.approx import ApproxLayer
+from paretonet.modelfile import load_model
+from paretonet.train import TrainConfig, train
+
+USER_FILE = Path(__file__).parent / "usermodels" / "usernet.py"
+
+
+def _user_model(folder: Path, factory: str, state: dict | None = None, **meta) -> Path:  # noqa: ANN003
+    """What a user hands in: their file, a safetensors state dict, and the JSON beside it."""
+    shutil.copy(USER_FILE, folder / "usernet.py")
+    path = folder / factory
+    save_file(state, str(path.with_suffix(".safetensors")))
+    path.with_suffix(".json").write_text(json.dumps({"entry_point": f"usernet:{factory}", "input_shape": [1, 8, 8],
+                                                     "n_classes": 10, "dataset": "digits", **meta}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory, digits):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("usernet_for_training", USER_FILE)
+    user = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(user)
+    torch.manual_seed(0)
+    net = user.resnet()
+    train(net, digits, TrainConfig(epochs=4, seed=0))
+    folder = tmp_path_factory.mktemp("user")
+    return _user_model(folder, "resnet", {k: v.contiguous() for k, v in net.state_dict().items()})
+
+
+def test_an_entry_point_model_goes_through_the_commands(capsys, resnet, tmp_path):
+    net, meta = load_model(resnet)
+    assert meta.architecture.startswith("entry:usernet:resnet@") and type(net).__name__ == "ResNet"
+    commands = {"evaluate": ["evaluate"], "robustness": ["robustness", "--preset", "fast", "--images", "20"],
+                "energy": ["energy", "--dataflow", "hierarchy"], "certify": ["certify", "--n", "50", "--n0", "10",
+                                                                              "--images", "10", "--no-robust"],
+                "compress": ["compress", "--bits", "8", "--no-robust"], "prune": ["compress", "--prune", "0.5", "--no-robust"],
+                "approx": ["approx", "--multiplier", "trunc:k=6", "--no-robust", "--save-model", str(tmp_path / "approx_model")],
+                "noise": ["noise", "--outputs", "0.1", "--draws", "2"], "faults": ["faults", "--bits", "8", "--trials", "2"]}
+    for name, args in commands.items():
+        out = tmp_path / f"{name}.json"
+        assert main([args[0], str(resnet), *args[1:], "-o", str(out)]) == 0, name
+        doc = json.loads(out.read_text())
+        records = doc if isinstance(doc, list) else [doc]
+        assert all(r["architecture"] == meta.architecture for r in records), name
+    energy = json.loads((tmp_path / "energy.json").read_text())
+    kinds = {layer["kind"] for layer in energy["details"]["estimates"][0]["layers"]}
+    assert "add" in kinds  # the residual sum is priced as data movement of its own
+    assert "IBP skipped" in capsys.readouterr().out  # a residual block interval bounds do not know: said, not fatal
+    # every conv and linear layer approximate, bit-exact against the int64 reference
+    approx, ameta = load_model(tmp_path / "approx_model")
+    layers = [m for m in approx.modules() if isinstance(m, ApproxLayer)]
+    assert len(layers) == 4 and ameta.entry_point == "usernet:resnet"
+    seen = {}
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.__setitem__(m, i[0])) for m in layers]
+    approx(torch.rand(3, 1, 8, 8))
+    for h in hooks:
+        h.remove()
+    for m in layers:
+        assert torch.equal(m(seen[m]).view(torch.int32), m.integer_reference(seen[m]).view(torch.int32))
+
+
+def test_an_operation_the_energy_model_cannot_price_is_named(capsys, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("usernet_lstm", USER_FILE)
+    user = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(user)
+    path = _user_model(tmp_path, "lstm", {k: v.contiguous() for k, v in user.lstm().state_dict().items()})
+    assert main(["energy", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "energy: layer rnn (LSTM) is an operation the cost model cannot price" in err[0], err
+    assert main(["evaluate", str(path), "-o", str(tmp_path / "e.json")]) == 0  # the other commands still work
+    names = {o["name"] for o in json.loads((tmp_path / "e.json").read_text())["objectives"]}
+    assert "accuracy" in names and not any(n.startswith("energy") for n in names)  # absent, not priced as zero
+    assert "energy not measured" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case,message", [
+    ("no module", "entry point 'nosuch:make' failed: ModuleNotFoundError"),
+    ("not a module", "entry point 'usernet:not_a_module' returned a int, not a torch.nn.Module"),
+    ("keys", "do not match entry point usernet:resnet: missing stem.0.weight"),
+    ("shapes", "shape of head.2.weight (10, 64) vs (10, 128)"),
+    ("pickle", "is a pickle"),
+])
+def test_bad_user_models_are_one_line_and_exit_2(capsys, resnet, tmp_path, case, message):
+    from safetensors.torch import load_file
+
+    state = load_file(str(resnet.with_suffix(".safetensors")))
+    if case == "no module":
+        path = _user_model(tmp_path, "resnet", state)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        path.with_suffix(".json").write_text(json.dumps({**meta, "entry_point": "nosuch:make"}))
+    elif case == "not a module":
+        path = _user_model(tmp_path, "not_a_module", state)
+    elif case == "keys":
+        path = _user_model(tmp_path, "resnet", {k: v for k, v in state.items() if k != "stem.0.weight"})
+    elif case == "shapes":
+        path = _user_model(tmp_path, "resnet", {**state, "head.2.weight": torch.zeros(10, 64)})
+    else:
+        path = _user_model(tmp_path, "resnet", state)
+        torch.save(state, path.with_suffix(".safetensors"))  # a pickle under the safetensors name
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
