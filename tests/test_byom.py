@@ -117,3 +117,58 @@ def test_bad_user_models_are_one_line_and_exit_2(capsys, resnet, tmp_path, case,
     assert main(["evaluate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+@pytest.fixture(scope="module")
+def exported(resnet, tmp_path_factory):
+    """The same network exported to ONNX by torch's exporter (batch norm kept as its own node)."""
+    net, _ = load_model(resnet)
+    folder = tmp_path_factory.mktemp("onnx")
+    path = folder / "resnet.onnx"
+    torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False, do_constant_folding=False,
+                      input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
+    path.with_suffix(".json").write_text(json.dumps({"dataset": "digits"}))
+    return path
+
+
+def test_an_onnx_file_equals_onnxruntime_and_the_entry_point_model(capsys, resnet, exported, tmp_path):
+    import numpy as np
+    import onnxruntime
+
+    net, meta = load_model(exported)
+    x = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(5))
+    session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    ref = session.run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(net(x).numpy() - ref).max() <= 1e-5
+    assert meta.architecture.startswith("onnx:") and meta.input_shape == (1, 8, 8) and meta.n_classes == 10
+    by = {}
+    for name, model in (("entry", resnet), ("onnx", exported)):
+        assert main(["evaluate", str(model), "-o", str(tmp_path / f"{name}.json")]) == 0
+        by[name] = {o["name"]: o["value"] for o in json.loads((tmp_path / f"{name}.json").read_text())["objectives"]}
+    for k in ("size_bytes", "params", "macs", "energy_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy"):
+        assert by["onnx"][k] == by["entry"][k], k  # the same network, priced the same
+    assert abs(by["onnx"]["accuracy"] - by["entry"]["accuracy"]) <= 1 / 359 + 1e-12  # within one image
+    out = tmp_path / "approx.json"
+    assert main(["approx", str(exported), "--multiplier", "trunc:k=6", "--no-robust", "-o", str(out)]) == 0
+    assert [r["architecture"] for r in json.loads(out.read_text())] == [meta.architecture] * 3
+
+
+def test_bad_onnx_files_are_one_line_and_exit_2(capsys, exported, tmp_path):
+    import onnx
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a protobuf at all")
+    model = onnx.load(str(exported))
+    next(n for n in model.graph.node if n.op_type == "Relu").op_type = "Elu"  # an operator the converter does not know
+    unknown = tmp_path / "unknown.onnx"
+    onnx.save(model, str(unknown))
+    nodataset = tmp_path / "nodataset.onnx"
+    nodataset.write_bytes(exported.read_bytes())
+    for path, message in ((broken, "does not parse"), (unknown, "(Elu): operator Elu is not supported; supported: Conv, Gemm"),
+                          (nodataset, "name its dataset in")):
+        if path is unknown:
+            path.with_suffix(".json").write_text(json.dumps({"dataset": "digits"}))
+        assert main(["evaluate", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (path, err)

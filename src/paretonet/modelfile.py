@@ -59,7 +59,8 @@ class ModelReference:
 
 def architecture_of(meta: "ModelMeta") -> "Architecture | ModelReference":
     """The genotype of a paretonet model, or the reference of a user's (entry point) model."""
-    return ModelReference(meta.architecture) if meta.entry_point else Architecture.parse(meta.architecture)
+    user = meta.entry_point or meta.architecture.startswith("onnx:")
+    return ModelReference(meta.architecture) if user else Architecture.parse(meta.architecture)
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
@@ -86,6 +87,9 @@ def _multipliers_of(model: nn.Module) -> tuple[dict[str, dict[str, Any]], dict[s
 
 def save_model(path: str | Path, model: nn.Module, meta: ModelMeta) -> tuple[Path, Path]:
     """Write <path>.safetensors and <path>.json; returns both paths. The multipliers are read off the model."""
+    if meta.architecture.startswith("onnx:"):
+        raise ModelFileError("--save-model: a variant of an ONNX model cannot be saved yet (it has no genotype or entry "
+                             "point to rebuild it from); its Records are written with --output")
     from safetensors.torch import save_file
 
     from ._version import __version__
@@ -222,6 +226,11 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
 
     from .variant import Variant, variant_structure
 
+    if Path(path).suffix == ".onnx":  # converted, checked against onnxruntime; no variant of its own
+        from .onnxfile import load_onnx
+
+        net, info = load_onnx(path)
+        return net, ModelMeta(**info)
     weights, _ = model_paths(path)
     if not weights.is_file():
         given = Path(path)
