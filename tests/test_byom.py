@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from paretonet.cli import main
+from paretonet.data import DataConfig
 from paretonet.hw.approx import ApproxLayer
 from paretonet.modelfile import load_model
 from paretonet.train import TrainConfig, train
@@ -172,3 +173,22 @@ def test_bad_onnx_files_are_one_line_and_exit_2(capsys, exported, tmp_path):
         assert main(["evaluate", str(path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (path, err)
+
+
+def test_variance_retrains_a_users_network_from_its_factory(capsys, tmp_path, monkeypatch):
+    shutil.copy(USER_FILE, tmp_path / "usernet.py")
+    monkeypatch.chdir(tmp_path)  # the user's folder: their module imports from here
+    out = tmp_path / "v.json"
+    assert main(["variance", "--arch", "entry:usernet:resnet", "--seeds", "2", "--epochs", "1", "--images", "20",
+                 "-o", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [r["architecture"] for r in records] == ["entry:usernet:resnet"] * 3 and records[2]["seed"] == -1
+    accs = [next(o["value"] for o in r["objectives"] if o["name"] == "accuracy") for r in records[:2]]
+    assert accs[0] != accs[1]  # two seeds, two initializations and shuffles
+    from paretonet.pipeline import train_architecture
+
+    again = train_architecture("entry:usernet:resnet", DataConfig("digits"),
+                               TrainConfig(epochs=1, seed=0))
+    assert again.record.value("accuracy") == accs[0]  # same seed, same network
+    assert main(["variance", "--arch", "entry:nosuch:make", "--seeds", "1"]) == 2
+    assert "--arch: entry point 'nosuch:make' failed: ModuleNotFoundError" in capsys.readouterr().err

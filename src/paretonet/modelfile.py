@@ -157,15 +157,25 @@ def _sha256(path: Path) -> str:
         raise ModelFileError(f"model file {path} cannot be read: {e.strerror or e}") from None
 
 
-def _from_entry_point(entry_point: str, sidecar: Path) -> nn.Module:
-    """Call 'package.module:factory' (importable as installed, or from the folder of the model's JSON)."""
+def entry_point_model(reference: str, seed: int | None = None) -> nn.Module:
+    """A fresh network from 'entry:package.module:factory' (importable as installed or from the current folder),
+    initialized from `seed` in a forked RNG (the caller's RNG state is untouched)."""
+    entry_point = reference.removeprefix("entry:").split("@")[0]
+    with torch.random.fork_rng():
+        if seed is not None:
+            torch.manual_seed(seed)
+        return _from_entry_point(entry_point, Path.cwd(), "--arch")
+
+
+def _from_entry_point(entry_point: str, folder: Path, where: str) -> nn.Module:
+    """Call 'package.module:factory' (importable as installed, or from `folder`); errors start with `where`."""
     import importlib
     import sys
 
     module_name, colon, attr = entry_point.partition(":")
     if not colon or not module_name or not attr:
-        raise ModelFileError(f"model metadata {sidecar}: entry_point {entry_point!r} is not 'package.module:factory'")
-    folder = str(sidecar.resolve().parent)
+        raise ModelFileError(f"{where}: entry_point {entry_point!r} is not 'package.module:factory'")
+    folder = str(folder.resolve())
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
@@ -174,13 +184,13 @@ def _from_entry_point(entry_point: str, sidecar: Path) -> nn.Module:
         factory = getattr(module, attr)
         model = factory()
     except Exception as e:  # noqa: BLE001 - a user's code: any failure is reported as one line
-        raise ModelFileError(f"model metadata {sidecar}: entry point {entry_point!r} failed: "
+        raise ModelFileError(f"{where}: entry point {entry_point!r} failed: "
                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     finally:
         if added:
             sys.path.remove(folder)
     if not isinstance(model, nn.Module):
-        raise ModelFileError(f"model metadata {sidecar}: entry point {entry_point!r} returned a {type(model).__name__}, "
+        raise ModelFileError(f"{where}: entry point {entry_point!r} returned a {type(model).__name__}, "
                              "not a torch.nn.Module")
     return model
 
@@ -247,7 +257,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     multipliers = _multiplier_tables(meta, state, weights)
     state = {k: v for k, v in state.items() if not k.startswith(_TABLE_KEY)}
     try:
-        base = (_from_entry_point(meta.entry_point, model_paths(weights)[1]) if meta.entry_point
+        sidecar = model_paths(weights)[1]
+        base = (_from_entry_point(meta.entry_point, sidecar.parent, f"model metadata {sidecar}") if meta.entry_point
                 else build_model(Architecture.parse(meta.architecture), meta.input_shape, meta.n_classes))
         model = variant_structure(base, Variant.parse(meta.variant), multipliers)
     except ModelFileError:

@@ -14,7 +14,7 @@ from torch import nn
 from .data import DataConfig, Dataset, load_dataset
 from .errors import ConfigError
 from .evaluate import BASIC_OBJECTIVES, check_input_shape, evaluate_objectives
-from .modelfile import ModelMeta, architecture_of, load_model
+from .modelfile import ModelMeta, ModelReference, architecture_of, entry_point_model, load_model
 from .records import Record, versions
 from .spaces import Architecture, build_model
 from .train import BatchCallback, EpochCallback, TrainConfig, TrainResult, prepare_model, train
@@ -49,11 +49,14 @@ def train_architecture(
 ) -> TrainedModel:
     """Same arch, data and config (seeds included) give bit-identical weights and metrics on the same
     machine and thread count (PyTorch's CPU kernels round differently elsewhere: the record says where)."""
-    if isinstance(arch, str):
-        arch = Architecture.parse(arch)
+    if isinstance(arch, str):  # 'entry:package.module:factory': a user's network, trained from its factory
+        arch = ModelReference(arch.split("@")[0]) if arch.startswith("entry:") else Architecture.parse(arch)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    model = build_model(arch, dataset.input_shape, dataset.n_classes, mean=dataset.mean, std=dataset.std,
-                        seed=init_seed(config.seed))
+    if isinstance(arch, ModelReference):
+        model = entry_point_model(str(arch), seed=init_seed(config.seed))
+    else:
+        model = build_model(arch, dataset.input_shape, dataset.n_classes, mean=dataset.mean, std=dataset.std,
+                            seed=init_seed(config.seed))
     model = prepare_model(model, config.recipe)
     result = train(model, dataset, config, on_batch=on_batch, on_epoch=on_epoch)
     record = Record(
@@ -128,7 +131,7 @@ def seed_variance(
                                details={**rec.details, "robustness": r.details()}))
         if on_seed is not None:
             on_seed(s)
-    name = str(arch if isinstance(arch, Architecture) else Architecture.parse(arch))
+    name = str(records[0].architecture)
     summary = SeedVariance(name, tuple(seeds), len(x), f"{robustness.label}@{robustness.eps:g}", tuple(clean),
                            tuple(robust), summarize(clean), summarize(robust))
     return summary, records

@@ -137,7 +137,8 @@ def robustness_cmd(
 
 @app.command("variance")
 def variance_cmd(
-    arch: Annotated[list[str], typer.Option(help="Architecture (repeat for two to count ranking flips).")],
+    arch: Annotated[list[str], typer.Option(help="Architecture (repeat for two to count ranking flips); "
+                                                  "'entry:package.module:factory' trains your own network.")],
     space: Annotated[str, typer.Option(help="Search space of bare architecture strings.")] = "lenet",
     dataset: Annotated[str, typer.Option(help="Dataset name.")] = "digits",
     data_dir: DataDirOpt = None,
@@ -161,7 +162,7 @@ def variance_cmd(
         raise ConfigError(f"--seeds: got {seeds}, expected an integer >= 1")
     if len(arch) > 2:
         raise ConfigError(f"--arch: got {len(arch)} architectures, expected one or two")
-    archs = [architecture(a, space) for a in arch]
+    archs = [a if a.startswith("entry:") else architecture(a, space) for a in arch]  # entry: a user's factory
     data = load_dataset(DataConfig(name=dataset, root=data_dir))
     cfg = RobustnessConfig(eps=eps, preset=preset, seed=seed)
     results = []
