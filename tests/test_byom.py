@@ -192,3 +192,20 @@ def test_variance_retrains_a_users_network_from_its_factory(capsys, tmp_path, mo
     assert again.record.value("accuracy") == accs[0]  # same seed, same network
     assert main(["variance", "--arch", "entry:nosuch:make", "--seeds", "1"]) == 2
     assert "--arch: entry point 'nosuch:make' failed: ModuleNotFoundError" in capsys.readouterr().err
+
+
+def test_operations_called_as_functions_are_priced_or_named(capsys, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("usernet_functional", USER_FILE)
+    user = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(user)
+    relu = _user_model(tmp_path, "functional_relu", dict(user.functional_relu().state_dict()))
+    assert main(["energy", str(relu), "--dataflow", "hierarchy", "-o", str(tmp_path / "e.json")]) == 0
+    layers = json.loads((tmp_path / "e.json").read_text())["details"]["estimates"][0]["layers"]
+    assert any(layer["kind"] == "activation" and "relu" in layer["name"] for layer in layers)  # torch.relu priced
+    pool = _user_model(tmp_path, "functional_pool", dict(user.functional_pool().state_dict()))
+    capsys.readouterr()
+    assert main(["energy", str(pool)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(max_pool2d called as a function) is an operation the cost model cannot price" in err[0]

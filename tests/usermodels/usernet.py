@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -39,6 +41,28 @@ class WithLSTM(nn.Module):
     def forward(self, x):  # noqa: ANN001, ANN201
         out, _ = self.rnn(x[:, 0])
         return self.fc(out[:, -1])
+
+
+class Functional(nn.Module):
+    """Activations and pooling called as functions in forward, as much research code does."""
+
+    def __init__(self, pool: bool) -> None:
+        super().__init__()
+        self.conv, self.fc, self.pool = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 64 if not pool else 4 * 16, 10), pool
+
+    def forward(self, x):  # noqa: ANN001, ANN201
+        x = torch.relu(self.conv(x))
+        if self.pool:
+            x = F.max_pool2d(x, 2)
+        return self.fc(x.flatten(1))
+
+
+def functional_relu() -> nn.Module:
+    return Functional(pool=False)
+
+
+def functional_pool() -> nn.Module:
+    return Functional(pool=True)
 
 
 def resnet() -> nn.Module:

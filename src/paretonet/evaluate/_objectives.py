@@ -133,16 +133,17 @@ def _certified(name: str) -> ObjectiveFn:
 
 def priced_objectives(model: nn.Module, dataset: Dataset, names: Sequence[str] = BASIC_OBJECTIVES,
                       ) -> tuple[tuple[Objective, ...], str | None]:
-    """evaluate_objectives, except that energy objectives of a model with an operation the cost model cannot
-    price (a user's LSTM) are left out, absent rather than wrong; the reason is returned with the rest."""
-    priced = [n for n in names if not n.startswith("energy")]
-    objectives = evaluate_objectives(model, dataset, priced)
-    try:
-        energy = evaluate_objectives(model, dataset, [n for n in names if n.startswith("energy")])
-    except ArchitectureError as e:
-        return objectives, f"{e}; energy not measured"
-    order = {n: i for i, n in enumerate(names)}
-    return tuple(sorted((*objectives, *energy), key=lambda o: order.get(o.name, len(order)))), None
+    """evaluate_objectives, except that the MAC count and energy of a model with an operation the cost models
+    cannot price (a user's LSTM) are left out, absent rather than wrong; the reason is returned with the rest."""
+    objectives, reasons = [], []
+    for name in names:
+        try:
+            objectives += evaluate_objectives(model, dataset, (name,))
+        except ArchitectureError as e:
+            if not (name == "macs" or name.startswith("energy")):
+                raise
+            reasons.append(f"{e}; {name} not measured")
+    return tuple(objectives), (reasons[0].rsplit("; ", 1)[0] + "; MACs and energy not measured") if reasons else None
 
 
 def evaluate_objectives(model: nn.Module, dataset: Dataset,

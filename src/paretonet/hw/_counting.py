@@ -75,6 +75,16 @@ def _macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 _ADDS = {torch.add, torch.Tensor.add, torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__,
          torch.Tensor.add_}
 _CATS = {torch.cat, torch.concat}
+# Work a user's forward may do as a function rather than a module: element-wise activations are priced as
+# activations; the rest has no shape the cost models know and is refused by name (use the module instead).
+_F = torch.nn.functional
+_ACT_FUNCTIONS = {torch.relu, torch.relu_, _F.relu, _F.relu6, torch.sigmoid, _F.sigmoid, torch.tanh, _F.tanh, _F.gelu,
+                  _F.elu, _F.leaky_relu, torch.Tensor.relu, torch.Tensor.sigmoid, torch.Tensor.tanh}
+_VIEW_FUNCTIONS = {torch.flatten, torch.Tensor.flatten, torch.Tensor.view, torch.reshape, torch.Tensor.reshape,
+                   torch.squeeze, torch.Tensor.squeeze, torch.unsqueeze, torch.Tensor.unsqueeze, torch.Tensor.contiguous}
+_COMPUTE_FUNCTIONS = {_F.conv2d, _F.linear, torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, _F.max_pool2d,
+                      _F.avg_pool2d, _F.adaptive_avg_pool2d, _F.adaptive_max_pool2d, _F.batch_norm, _F.softmax,
+                      torch.softmax, _F.layer_norm, _F.interpolate, torch.mul, torch.Tensor.mul, torch.Tensor.__mul__}
 
 
 class _Tensors:
@@ -103,12 +113,16 @@ class _FunctionalOps(torch.overrides.TorchFunctionMode):
         super().__init__()
         self.tensors, self.records, self.scope = tensors, records, scope
         self.inside_leaf = 0
+        self.inside_own = 0  # inside a paretonet module (a wrapper's own arithmetic is priced by its layer)
         self.count: Counter[str] = Counter()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
         out = func(*args, **(kwargs or {}))
         if self.inside_leaf or not isinstance(out, torch.Tensor):
             return out
+        if func in _ACT_FUNCTIONS | _COMPUTE_FUNCTIONS | _VIEW_FUNCTIONS and not self.inside_own and args and \
+                self.tensors.known(args[0]) and out is not args[0]:
+            return self._function(func, args[0], out)
         if func in _ADDS and len(args) >= 2 and all(self.tensors.known(a) and a.shape == out.shape for a in args[:2]):
             operands = args[:2]
         elif func in _CATS and isinstance(args[0], (list, tuple)) and len(args[0]) > 1 and out.dim() == 4 and \
@@ -126,6 +140,18 @@ class _FunctionalOps(torch.overrides.TorchFunctionMode):
                                          inputs=tuple(self.tensors.id(a) for a in operands), output=self.tensors.id(out)))
         return out
 
+    def _function(self, func, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        """An activation or another operation called as a function in a user's forward."""
+        where = self.scope[-1] if self.scope else ""
+        fname = getattr(func, "__name__", str(func))
+        name = f"{where}.{fname}{self.count[where]}" if where else f"{fname}{self.count[where]}"
+        self.count[where] += 1
+        kind = "activation" if func in _ACT_FUNCTIONS else "free" if func in _VIEW_FUNCTIONS else "other"
+        self.records.append(LayerProfile(name, kind, tuple(int(d) for d in x.shape[1:]), tuple(int(d) for d in out.shape[1:]),
+                                         0, 0, inputs=(self.tensors.id(x),), output=self.tensors.id(out),
+                                         module=f"{fname} called as a function"))
+        return out
+
 
 def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerProfile]:
     """Trace one zero image through `model` (in eval mode, restored after) and profile each leaf layer,
@@ -135,11 +161,14 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
         raise ArchitectureError(f"input_shape: got {tuple(input_shape)}, expected (channels, height, width)")
     records: list[LayerProfile] = []
     names = {m: n for n, m in model.named_modules()}
-    tensors, scope, entered = _Tensors(), [], []
+    tensors, scope, entered, own = _Tensors(), [], [], []
     capture = _FunctionalOps(tensors, records, scope)
 
     def enter(m: nn.Module, inputs: tuple) -> None:
         scope.append(names.get(m, type(m).__name__))
+        own.append(type(m).__module__.startswith("paretonet.") and bool(list(m.children())) and
+                   not hasattr(m, "interval_forward"))  # a wrapper, not a space's cell or block
+        capture.inside_own += own[-1]
         entered.append(inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None)
         if not list(m.children()):
             capture.inside_leaf += 1
@@ -159,6 +188,7 @@ def profile_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[Layer
             record(m, inputs, y)  # before popping: reads() looks at the modules around this one
         scope.pop()
         entered.pop()
+        capture.inside_own -= own.pop()
 
     def record(m: nn.Module, inputs: tuple, y: torch.Tensor) -> None:
         if isinstance(y, (tuple, list)):  # (output, state) of a recurrent layer: the output is what flows on
@@ -211,8 +241,14 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> MacCount:
-    """Multiply-accumulates of conv and linear layers for one image; grouped/depthwise conv counted per group."""
-    layers = [p for p in profile_layers(model, input_shape) if p.kind in ("conv", "linear")]
+    """Multiply-accumulates of conv and linear layers for one image; grouped/depthwise conv counted per group.
+    A layer whose work is not counted (a user's LSTM, a convolution called as a function) is an error, not 0."""
+    profiles = profile_layers(model, input_shape)
+    unknown = next((p for p in profiles if p.kind == "other"), None)
+    if unknown is not None:
+        raise ArchitectureError(f"macs: layer {unknown.name} ({unknown.module}) is not counted; MACs are counted for "
+                                "conv and linear modules")
+    layers = [p for p in profiles if p.kind in ("conv", "linear")]
     return MacCount(sum(p.macs for p in layers), tuple((p.name, p.macs) for p in layers))
 
 
