@@ -496,9 +496,10 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     ("--multiplier", "exact", "--multiplier", "trunc:k=6", "--assign", "--budget", "2"),
     ("--multiplier", "trunc:k=6", "--assign", "--choose-on", "train"),
     ("--multiplier", "trunc:k=6", "--layers", "fc1", "--float-layers", "fc1"),
+    ("--multiplier", "trunc:k=6", "--save-model", "SAME", "--output", "SAME.json"),  # the Record over the metadata
 ])
 def test_cli_approx_bad_input(capsys, saved_model, tmp_path, case):
-    args = list(case)
+    args = [str(tmp_path / a) if a.startswith("SAME") else a for a in case]
     if "BADBIN" in args:
         bad = tmp_path / "bad.bin"
         bad.write_bytes(b"\1" * 4096)

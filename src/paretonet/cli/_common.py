@@ -126,6 +126,14 @@ def architecture(text: str, space: str):  # noqa: ANN201
 
 
 # -- output ---------------------------------------------------------------------------------------
+def check_save_paths(output: Path | None, save: Path | None) -> None:
+    """--output and --save-model must not name the same JSON: the Record would overwrite the model's metadata."""
+    from ..modelfile import model_paths
+
+    if save is not None and output is not None and output.resolve() == model_paths(save)[1].resolve():
+        raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
+
+
 def write_json(path: Path | None, payload: Any) -> None:
     if path is None:
         return

@@ -25,6 +25,7 @@ from ._common import (
     SignedOpt,
     app,
     check_format,
+    check_save_paths,
     comparison_table,
     err,
     names,
@@ -48,6 +49,7 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     from ..train import TrainConfig
     from ..variant import Variant, compare_variants, select_images
 
+    check_save_paths(output, save)
     robustness = None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries)
     net, meta, data = load_for_eval(model, None, data_dir, 0)
     base = Variant.parse(meta.variant)
@@ -171,6 +173,7 @@ def approx_cmd(
     from ..variant import Variant
 
     check_format(fmt)
+    check_save_paths(output, save)  # before --assign's measurements
     dirs = tuple(lut_dir or ())
     mults = [get_multiplier(m, dirs=dirs, signed=signed) for m in multiplier]  # fail early, before any model work
     if assign:

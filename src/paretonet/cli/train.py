@@ -20,6 +20,7 @@ from ._common import (
     app,
     architecture,
     check_format,
+    check_save_paths,
     err,
     objective_table,
     say,
@@ -64,7 +65,7 @@ def train_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..data import DataConfig, load_dataset
-    from ..modelfile import ModelMeta, model_paths, save_model
+    from ..modelfile import ModelMeta, save_model
     from ..pipeline import train_architecture
     from ..train import Recipe, TrainConfig
 
@@ -79,8 +80,7 @@ def train_cmd(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                          weight_decay=weight_decay, schedule=schedule, seed=seed, patience=patience, recipe=chosen)
     a = architecture(arch, space)
-    if save is not None and output is not None and output.resolve() == model_paths(save)[1].resolve():
-        raise ConfigError(f"--output: {output} is where --save-model writes the model's metadata; choose another file")
+    check_save_paths(output, save)
     data = load_dataset(DataConfig(name=dataset, root=data_dir, seed=split_seed))
     err.print(f"{a}  on {data.name} {data.input_shape}: {len(data.train)} train / "
               f"{len(data.val)} val / {len(data.test)} test images")
