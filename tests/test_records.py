@@ -34,7 +34,7 @@ def _commands(model: str, out) -> dict[str, list[str]]:  # noqa: ANN001
         "compress": ["compress", model, "--bits", "4", "--qat", "1", "--prune", "0.3", "--finetune", "1", *small],
         "compress channels": ["compress", model, "--channels", "0.25", "--no-robust"],
         "approx": ["approx", model, "--multiplier", "mul8u_L40", *LUTS, *small],
-        "approx --sensitivity": ["approx", model, "--multiplier", "trunc:k=10", "--sensitivity", *small],
+        "approx --sensitivity": ["approx", model, "--multiplier", "trunc:k=10", "--sensitivity", "--no-robust"],
         "bench build": ["bench", "build", "--n", "1", "--epochs", "1", "--images", "16", "--proxies", "params",
                         "--workers", "1", "--store", str(out / "b.db")],
     }
