@@ -108,6 +108,9 @@ BAD = {
     "unknown objective": (["--objectives", "accuracy,latency_ms@pixel3"], "unknown objective 'latency_ms@pixel3'"),
     "pool size below 1": (["--pool-size", "0"], "pool_size: got 0, expected an integer >= 1"),
     "epochs below 1": (["--epochs", "0"], "epochs: got 0, expected an integer >= 1"),
+    "cascades of an objective they lack": (["--cascades", "--objectives", "accuracy,accuracy@faults:weights:0.001"],
+                                           "--cascades: cascades are not measured on accuracy@faults:weights:0.001"),
+    "cascade drop above 1": (["--cascades", "--cascade-drop", "2"], "--cascade-drop: got 2, expected a number in [0, 1]"),
 }
 
 
