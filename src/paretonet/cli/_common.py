@@ -76,7 +76,9 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write
 DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder holding the dataset files (IDX or CIFAR-10 batches).")]
 DatasetOpt = Annotated[Optional[str], typer.Option(help="Dataset to evaluate on (default: the model's own).")]
 SplitSeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/test split.")]
-ModelArg = Annotated[Path, typer.Argument(help="Model saved by paretonet (--save-model): PATH.safetensors + PATH.json.")]
+ModelArg = Annotated[Path, typer.Argument(
+    help="PATH.safetensors + PATH.json: saved by paretonet (--save-model), or your own weights with a JSON naming "
+         "entry_point 'package.module:factory'; or an .onnx file (a JSON beside it names the dataset).")]
 AttackPresetOpt = Annotated[str, typer.Option(
     "--attack-preset", "--preset", help="Attack preset: fast (FGSM+PGD), standard (AutoAttack's APGD-CE+APGD-T+FAB-T+Square) or full.")]
 EpsOpt = Annotated[float, typer.Option(help="Perturbation size in [0, 1] (pixels in [0, 1]).")]
