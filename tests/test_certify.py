@@ -34,8 +34,8 @@ def _random_net(seed: int) -> nn.Module:
     bn.running_mean.copy_(torch.randn(6, generator=g))
     bn.running_var.copy_(torch.rand(6, generator=g) + 0.2)
     bn.weight.data.copy_(torch.randn(6, generator=g))  # negative scales too
-    acts = [nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
-    net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), bn, acts[seed % 3], nn.MaxPool2d(2), nn.Conv2d(6, 4, 3),
+    acts = [nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.GELU()]
+    net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), bn, acts[seed % 4], nn.MaxPool2d(2), nn.Conv2d(6, 4, 3),
                         nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 5))
     with torch.no_grad():
         for p in net.parameters():
@@ -53,7 +53,7 @@ def _within(model: nn.Module, x: torch.Tensor, eps: float, samples: int = 10_000
     assert bool((out >= low - 1e-5).all()) and bool((out <= high + 1e-5).all())
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_no_sampled_point_leaves_the_interval_bounds_of_a_random_network(seed):
     x = torch.rand((1, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
     _within(_random_net(seed), x, 0.1)
@@ -81,8 +81,15 @@ def test_bounds_contain_the_exact_range_of_a_tiny_2d_network():
 
 
 def test_interval_bounds_refuse_what_they_cannot_bound():
-    with pytest.raises(ConfigError, match=r"IBP: layer model.1 \(GELU\) has no interval bounds"):
-        interval_bounds(nn.Sequential(nn.Linear(2, 2), nn.GELU()), torch.zeros(1, 2), torch.ones(1, 2))
+    with pytest.raises(ConfigError, match=r"IBP: layer model.1 \(SiLU\) has no interval bounds"):
+        interval_bounds(nn.Sequential(nn.Linear(2, 2), nn.SiLU()), torch.zeros(1, 2), torch.ones(1, 2))
+    # GELU's minimum inside a box: the lower bound reaches it, and no point falls below
+    lo, hi = torch.tensor([[-2.0, -0.9, -0.5]]), torch.tensor([[1.0, -0.6, 0.5]])
+    low, high = interval_bounds(nn.GELU(), lo, hi)
+    xs = lo + (hi - lo) * torch.linspace(0, 1, 100001).unsqueeze(1)
+    ys = nn.GELU()(xs)
+    assert bool((ys.min(0).values >= low[0]).all()) and bool((ys.max(0).values <= high[0]).all())
+    assert float(low[0, 0]) == pytest.approx(float(ys[:, 0].min()), abs=1e-5)
 
 
 def test_clopper_pearson_and_the_radius_of_a_constant_classifier():

@@ -59,7 +59,19 @@ def test_every_trial_is_measured_on_the_model_its_key_names(tmp_path, digits):
         assert t.constraints["size_bytes<=400000"] == max(0.0, by_name["size_bytes"] - 400000)
 
 
-def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp_path, draws_in_browser):
+def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp_path, draws_in_browser, monkeypatch):
+    import paretonet.evaluate as evaluate_package
+    from paretonet.errors import ConfigError
+
+    real, calls = evaluate_package.ibp_certified, []
+
+    def first_member_unbounded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:  # a member with a layer interval bounds do not know (GELU before they did)
+            raise ConfigError("IBP: layer model.1 (Unknown) has no interval bounds")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_package, "ibp_certified", first_member_unbounded)
     run = tmp_path / "run"
     code = main(["search", "--trials", "3", "--seed", "1", *FAST, "--output", str(run)])
     assert code == 0
@@ -72,6 +84,7 @@ def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp
         assert (run / (line.rsplit(",", 1)[1] + ".safetensors")).is_file()
     curves = json.loads((run / "curves.json").read_text())
     assert curves and all(len(c["robust"]) == 3 and len(c["noise"]) == 4 for c in curves)
+    assert curves[0]["certified"] == []  # the report goes on without that member's certified curve
     html = (run / "report.html").read_text()
     assert "<script" in html and "<script src" not in html and "<link" not in html  # nothing fetched: self-contained
     draws_in_browser(run / "report.html", ("pareto", "hypervolume", "robustness", "noise", "energy", "importance0"))

@@ -2,8 +2,8 @@
 
 Each module maps a box [lo, hi] to a box holding every output it can produce from an input in [lo, hi]:
 conv and linear layers as centre +- |W| radius, batch norm (on running statistics) as an element-wise
-affine map, and monotone non-decreasing element-wise maps and pooling (ReLU, sigmoid, tanh, max and
-average pooling, flatten, normalization, bilinear resizing) on both ends. A module with its own
+affine map, monotone non-decreasing element-wise maps and pooling (ReLU, sigmoid, tanh, max and
+average pooling, flatten, normalization, bilinear resizing) on both ends, and GELU by its one minimum. A module with its own
 `interval_forward(lo, hi)` (a search space's cell, residual block or |x|) says how it combines its parts.
 Anything else is refused by name: a bound that silently skipped a layer would certify nothing.
 """
@@ -44,6 +44,15 @@ def _batch_norm_box(lo: torch.Tensor, hi: torch.Tensor, bn: nn.BatchNorm2d) -> t
     return scale * mid + shift - scale.abs() * rad, scale * mid + shift + scale.abs() * rad
 
 
+def _gelu_box(lo: torch.Tensor, hi: torch.Tensor, gelu: nn.GELU) -> tuple[torch.Tensor, torch.Tensor]:
+    """GELU falls to its minimum near x = -0.752 and rises after: the upper end is at an end of the box; the
+    lower end too, unless the box holds the minimum (bracketed in [-0.76, -0.74] for both GELU forms)."""
+    ends_low, ends_high = torch.minimum(gelu(lo), gelu(hi)), torch.maximum(gelu(lo), gelu(hi))
+    fmin = float(gelu(torch.linspace(-0.76, -0.74, 2001, dtype=torch.float64)).min()) - 1e-6
+    holds_min = (lo < -0.74) & (hi > -0.76)
+    return torch.where(holds_min, torch.clamp(ends_low, max=fmin), ends_low), ends_high
+
+
 def interval_bounds(module: nn.Module, lo: torch.Tensor, hi: torch.Tensor, name: str = "model",
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Bounds (lower, upper) of module(x) over every x with lo <= x <= hi (element-wise)."""
@@ -59,6 +68,8 @@ def interval_bounds(module: nn.Module, lo: torch.Tensor, hi: torch.Tensor, name:
         return _batch_norm_box(lo, hi, module)
     if type(module) in MONOTONE:
         return module(lo), module(hi)
+    if type(module) is nn.GELU:
+        return _gelu_box(lo, hi, module)
     raise ConfigError(f"IBP: layer {name} ({type(module).__name__}) has no interval bounds; supported: conv, linear, "
                       "batch norm, ReLU-like and monotone activations, pooling, flatten, the search spaces' cells "
                       "(certify the float model: quantized and approximate layers are not supported)")
