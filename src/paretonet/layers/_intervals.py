@@ -10,6 +10,8 @@ Anything else is refused by name: a bound that silently skipped a layer would ce
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,11 +46,18 @@ def _batch_norm_box(lo: torch.Tensor, hi: torch.Tensor, bn: nn.BatchNorm2d) -> t
     return scale * mid + shift - scale.abs() * rad, scale * mid + shift + scale.abs() * rad
 
 
+@lru_cache(maxsize=None)
+def _gelu_minimum(approximate: str) -> float:
+    """GELU's least value (a hair below it), found on a fine grid of the bracket that holds its minimum."""
+    return float(F.gelu(torch.linspace(-0.76, -0.74, 2001, dtype=torch.float64), approximate=approximate).min()) - 1e-6
+
+
 def _gelu_box(lo: torch.Tensor, hi: torch.Tensor, gelu: nn.GELU) -> tuple[torch.Tensor, torch.Tensor]:
     """GELU falls to its minimum near x = -0.752 and rises after: the upper end is at an end of the box; the
     lower end too, unless the box holds the minimum (bracketed in [-0.76, -0.74] for both GELU forms)."""
-    ends_low, ends_high = torch.minimum(gelu(lo), gelu(hi)), torch.maximum(gelu(lo), gelu(hi))
-    fmin = float(gelu(torch.linspace(-0.76, -0.74, 2001, dtype=torch.float64)).min()) - 1e-6
+    at_lo, at_hi = gelu(lo), gelu(hi)
+    ends_low, ends_high = torch.minimum(at_lo, at_hi), torch.maximum(at_lo, at_hi)
+    fmin = _gelu_minimum(gelu.approximate)
     holds_min = (lo < -0.74) & (hi > -0.76)
     return torch.where(holds_min, torch.clamp(ends_low, max=fmin), ends_low), ends_high
 

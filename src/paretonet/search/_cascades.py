@@ -89,25 +89,28 @@ def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: floa
         return []
     objs = list(problem.objectives)
     value = {r.key: {o.name: o.value for o in r.objectives} for r in [*front, *cascades]}
-    feasible = [r for r in cascades if all(c.violation(value[r.key][c.name]) <= 0 for c in problem.constraints)]
-    pts = np.array([[s.sign * value[r.key][s.name] for s in objs] for r in [*front, *feasible]], dtype=float)
-    keep = nondominated(pts)[len(front):] if len(feasible) else np.zeros(0, dtype=bool)
-    joined = [r for r, k in zip(feasible, keep) if k]
+    feasible = [k for k, r in enumerate(cascades)  # indices into cascades
+                if all(c.violation(value[r.key][c.name]) <= 0 for c in problem.constraints)]
+    pts = np.array([[s.sign * value[r.key][s.name] for s in objs] for r in [*front, *(cascades[k] for k in feasible)]],
+                   dtype=float)
+    keep = nondominated(pts)[len(front):] if feasible else np.zeros(0, dtype=bool)
+    joined = [k for k, on in zip(feasible, keep) if on]
     with (output / "cascades.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["cascade", "architecture", *names, "feasible", "on_front"])
-        for k, r in enumerate(cascades, 1):
-            w.writerow([f"cascade-{k}", r.architecture, *(repr(value[r.key][n]) for n in names), r in feasible, r in joined])
+        for k, r in enumerate(cascades):
+            w.writerow([f"cascade-{k + 1}", r.architecture, *(repr(value[r.key][n]) for n in names), k in feasible,
+                        k in joined])
     (output / "cascades.json").write_text(json.dumps([r.to_dict() for r in cascades], indent=1) + "\n")
     if joined:
         head = list(rows[0].keys())
         with (output / "front.csv").open("a", newline="") as f:
             w = csv.writer(f)
-            for r in joined:
-                k = cascades.index(r) + 1
-                cells = {"trial": f"cascade-{k}", "architecture": r.architecture, "variant": "", "worker": "", "model": "",
+            for k in joined:
+                r = cascades[k]
+                cells = {"trial": f"cascade-{k + 1}", "architecture": r.architecture, "variant": "", "worker": "", "model": "",
                          **{s.name: repr(value[r.key][s.name]) for s in objs}}
                 w.writerow([cells[h] for h in head])
         records = json.loads((output / "front.json").read_text())
-        (output / "front.json").write_text(json.dumps(records + [r.to_dict() for r in joined], indent=1) + "\n")
+        (output / "front.json").write_text(json.dumps(records + [cascades[k].to_dict() for k in joined], indent=1) + "\n")
     return cascades
