@@ -63,8 +63,8 @@ def main() -> None:
             base.append(device_scores(baseline_x[test] @ w, y[test]))
         mean = {k: {s: np.mean([r[s] for r in runs]) for s in runs[0]} for k, runs in (("ours", ours), ("base", base))}
         o, b = mean["ours"], mean["base"]
-        print(f"{col:16s} {o['kendall_tau']:9.3f} {o['rmse']:8.3f} {o['within_10pct']:6.3f}   {b['kendall_tau']:12.3f} "
-              f"{b['rmse']:8.3f} {b['within_10pct']:6.3f}   {dict(chosen)} ({(time.perf_counter() - t0) / args.seeds:.1f})",
+        print(f"{col:16s} {o['kendall_tau']:9.3f} {o['rmse']:8.3f} {o['within_10pct']:6.4f}   {b['kendall_tau']:12.3f} "
+              f"{b['rmse']:8.3f} {b['within_10pct']:6.4f}   {dict(chosen)} ({(time.perf_counter() - t0) / args.seeds:.1f})",
               flush=True)
     print("goal: tau >= 0.9 and >= 90 % within +-10 % on every column; the model should beat the baseline on both")
 

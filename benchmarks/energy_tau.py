@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from paretonet.analytic import architecture_energy, architecture_total_energy_pj
-from paretonet.hw import DATAFLOWS, HARDWARE_PRESETS, LayerBits, model_energy
+from paretonet.hw import DATAFLOWS, DEFAULT_DATAFLOW, HARDWARE_PRESETS, LayerBits, model_energy
 from paretonet.spaces import Architecture, build_model
 from paretonet.spaces.nb201 import CellGenotype
 
@@ -50,7 +50,7 @@ def main() -> None:
 
     print("\nshare of MAC energy (conv/linear multiply-accumulates) in the total")
     lenet = build_model(Architecture.parse("lenet:lenet5"), (1, 32, 32), 10)
-    median = cells[int(np.argsort(estimates["horowitz45 A"])[len(cells) // 2])]
+    median = cells[int(np.argsort(estimates[f"horowitz45 {DEFAULT_DATAFLOW}"])[len(cells) // 2])]
     print(f"{'preset dataflow':22s} {'LeNet-5 int8':>14s} {'nb201 median fp32':>18s}   (median cell {median})")
     for hw in HARDWARE_PRESETS.names():
         for dataflow in DATAFLOWS:

@@ -53,6 +53,35 @@ def test_kernel_model_learns_per_kernel_costs():
     assert device_scores(device_costs(m, archs[70:]), y[70:])["kendall_tau"] > 0.85
 
 
+def test_encoding_model_sees_which_readers_a_node_has():
+    # the Jetson's pattern: a node read by exactly one convolution is cheaper (its ReLU fused into that read)
+    # than one read by a pool or skip alone; the per-edge costs alone cannot say which readers a node has
+    from paretonet.spaces.nb201 import EDGES
+
+    edge_ms = {"none": 0.0, "skip_connect": 0.05, "nor_conv_1x1": 0.4, "nor_conv_3x3": 0.9, "avg_pool_3x3": 0.3}
+
+    def cost(a: str) -> float:
+        ops = Architecture.parse(a).decode().ops
+        readers = [[op for op, (src, _) in zip(ops, EDGES) if src == node and op != "none"] for node in (1, 2)]
+        alone = sum(len(r) == 1 for r in readers)
+        one_conv = sum(len(r) == 1 and r[0].startswith("nor_conv") for r in readers)
+        return 3.0 + sum(edge_ms[op] for op in ops) - 0.25 * one_conv + 0.25 * (alone - one_conv)
+
+    a = Architecture.parse("nb201:|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|")
+    names, values = a.device_encoding()
+    got = {n for n, v in zip(names, values) if n.startswith("node") and v}
+    assert got == {"node0_read_by_1conv_1other", "node1_read_by_1conv_0other"}  # node 2 is read by nothing
+    archs = _cells(300, seed=2)
+    y = np.array([cost(x) for x in archs])
+    m = fit_device("sim", "latency", DeviceData(tuple(archs[:100]), y[:100], "simulated"), "encoding")
+    error = np.abs(device_costs(m, archs[100:]) - y[100:]).max()
+    assert error < 0.05  # ms, on costs of 3-8 ms (the predictor's encoding alone: 0.46)
+    x = np.array([[float(op == o) for op in Architecture.parse(c).decode().ops for o in edge_ms] for c in archs])
+    x = np.column_stack([x, np.ones(len(x))])
+    w, *_ = np.linalg.lstsq(x[:100], y[:100], rcond=None)  # a one-hot of each edge's operation: misses it
+    assert np.abs(x[100:] @ w - y[100:]).max() > 4 * error
+
+
 @pytest.mark.parametrize("model", ["linear", "kernels", "encoding"])
 def test_device_model_file_round_trip(tmp_path, hw_file, model):
     data = read_calibration(hw_file, "pixel3_latency", missing=-1.0)

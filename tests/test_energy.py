@@ -35,7 +35,8 @@ def lenet5():
 
 def test_lenet5_dataflow_a_by_hand(lenet5):
     e = model_energy(lenet5, (1, 32, 32), "horowitz45", "A")
-    words = {layer.name: layer.words_by_level[0][1] for layer in e.layers}
+    words = {layer.name: dict(layer.words_by_level)["global_buffer"] for layer in e.layers}
+    # the formula's words, read from the two-level model's main memory (the global buffer):
     # d_l(d_{l-1} r^2 + 1) + d_l d_{l-1} m_{l-1}^2 + d_l m_l^2
     assert words["1.0"] == 6 * (1 * 25 + 1) + 6 * 1 * 32**2 + 6 * 28**2 == 11_004
     assert words["1.3"] == 16 * (6 * 25 + 1) + 16 * 6 * 14**2 + 16 * 10**2 == 22_832
@@ -44,9 +45,13 @@ def test_lenet5_dataflow_a_by_hand(lenet5):
     assert words["1.11"] == 10 * 85 + 10 * 84 + 10 == 1_700
     assert words["1.2"] == 6 * 28**2 + 6 * 14**2 and words["1.5"] == 16 * 100 + 16 * 25  # pooling: in + out
     assert sum(layer.macs for layer in e.layers) == 416_520
-    # float32: every word is 32 bits of DRAM; a MAC is an fp32 multiply + add (3.7 + 0.9 pJ)
+    # DRAM moves each weight, bias, input and output once; the buffer (register file) hands each of the 117,600
+    # MACs its weight and input. float32: 32-bit words; a MAC is an fp32 multiply + add (3.7 + 0.9 pJ)
     conv1 = next(layer for layer in e.layers if layer.name == "1.0")
-    assert conv1.data_pj == pytest.approx(11_004 * 32 * DRAM)
+    assert dict(conv1.words_by_level) == {"dram": 150 + 6 + 1024 + 4704, "global_buffer": 11_004,
+                                          "register_file": 2 * 117_600}
+    assert conv1.data_pj == pytest.approx(32 * ((150 + 6 + 1024 + 4704) * DRAM + 11_004 * 100 / 64
+                                                + 2 * 117_600 * 10 / 64))
     assert conv1.mac_pj == pytest.approx(117_600 * 4.6)
     assert e.total_pj == pytest.approx(e.mac_pj + e.op_pj + e.data_pj)
     # the ReLUs follow a conv or linear layer: applied as it writes, one compare per element, no data
@@ -56,12 +61,27 @@ def test_lenet5_dataflow_a_by_hand(lenet5):
 
 def test_lenet5_dataflow_b_by_hand(lenet5):
     e = model_energy(lenet5, (1, 32, 32), "horowitz45", "B")
-    words = {layer.name: layer.words_by_level[0][1] for layer in e.layers}
+    words = {layer.name: dict(layer.words_by_level)["global_buffer"] for layer in e.layers}
     # d_l(m_l^2 + d_{l-1}(r^2(m_l^2 + 1) + m_{l-1}^2) + 1)
     assert words["1.0"] == 6 * (28**2 + 1 * (25 * (28**2 + 1) + 32**2) + 1) == 128_604
     assert words["1.3"] == 16 * (10**2 + 6 * (25 * (10**2 + 1) + 14**2) + 1) == 262_832
     assert words["1.7"] == 120 * (1 + 400 * (1 * 2 + 1) + 1) == 144_240
     assert e.total_pj > model_energy(lenet5, (1, 32, 32), "horowitz45", "A").total_pj
+
+
+def test_dataflow_a_on_one_and_two_levels():
+    # two levels are Sima et al.'s model as it stands: the formula's words in main memory, the buffer feeding MACs
+    from paretonet.hw import Hardware, MemoryLevel
+
+    conv = LayerShape("c", "conv", 2, 3, 16, 16, 9, bias=False)
+    two = Hardware("two", (MemoryLevel("main", 2.0), MemoryLevel("buffer", 0.5)), 0.2, 0.1, 4.6, 0.9)
+    layer = estimate_energy([conv], two, "A").layers[0]
+    formula = 3 * (2 * 9 + 1) + 3 * 2 * 16 + 3 * 16
+    macs = 3 * 2 * 9 * 16
+    assert dict(layer.words_by_level) == {"main": formula, "buffer": 2 * macs}
+    assert layer.data_pj == pytest.approx(32 * (formula * 2.0 + 2 * macs * 0.5))
+    one = Hardware("one", (MemoryLevel("main", 2.0),), 0.2, 0.1, 4.6, 0.9)
+    assert dict(estimate_energy([conv], one, "A").layers[0].words_by_level) == {"main": formula}
 
 
 def test_lenet5_hierarchy_by_hand(lenet5):
@@ -90,7 +110,7 @@ def test_nb201_cell_energy_by_hand():
     conv = next(s for s in shapes if s.name == "stage0.cell0.edge0.conv")
     layer = estimate_energy([conv], "horowitz45", "A").layers[0]
     assert layer.macs == 16 * 16 * 9 * 1024
-    assert layer.words_by_level[0][1] == 16 * (16 * 9 + 1) + 16 * 16 * 1024 + 16 * 1024
+    assert dict(layer.words_by_level)["global_buffer"] == 16 * (16 * 9 + 1) + 16 * 16 * 1024 + 16 * 1024
     pool = next(s for s in cell_layer_shapes(("avg_pool_3x3", "none", "skip_connect", "none", "none", "skip_connect"))
                 if s.name == "stage1.cell2.edge0")
     p = estimate_energy([pool], "horowitz45", "A").layers[0]
@@ -220,7 +240,7 @@ def test_grouped_conv_reads_only_its_group():
     s = LayerShape("dw", "conv", 8, 8, 100, 100, 9, groups=8)
     layer = estimate_energy([s], "horowitz45", "A").layers[0]
     assert layer.macs == 8 * 1 * 9 * 100
-    assert layer.words_by_level[0][1] == 8 * (1 * 9 + 1) + 8 * 1 * 100 + 8 * 100
+    assert dict(layer.words_by_level)["global_buffer"] == 8 * (1 * 9 + 1) + 8 * 1 * 100 + 8 * 100
 
 
 def test_models_with_unknown_layers_cost_only_known_ones():

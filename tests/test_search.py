@@ -180,3 +180,24 @@ def test_device_costs_are_objectives_of_the_table(problem):
     assert p.free.tolist() == [False, False, True]
     r = run_table_search(p, SearchConfig(trials=30, sampler="nsga2", predictor=True))
     assert len(r.keys) == 30 and r.hypervolume > 0
+
+
+def test_isomorphic_candidates_share_their_evaluated_siblings_values(problem):
+    from paretonet.search._guided import from_siblings
+
+    # groups: candidates 0, 1, 2 are one function; 3, 4 another; 5 alone
+    group = np.array([0, 0, 0, 1, 1, 2])
+    done, observed = np.array([0, 1, 3]), np.array([0.50, 0.54, 0.30])
+    todo = np.array([2, 4, 5])
+    mu, sd = from_siblings(group, done, observed, todo, np.full(3, 0.9), np.full(3, 0.2))
+    # siblings take their group's mean; the uncertainty is the spread of group 0's two results (sd 0.028)
+    assert mu == pytest.approx([0.52, 0.30, 0.9]) and sd == pytest.approx([0.0283, 0.0283, 0.2], abs=1e-4)
+    mu, sd = from_siblings(group, np.array([0, 3]), np.array([0.5, 0.3]), todo, np.full(3, 0.9), np.full(3, 0.2))
+    assert mu == pytest.approx([0.5, 0.3, 0.9]) and sd == pytest.approx([0.0, 0.0, 0.2])  # no spread seen yet: 0
+    # the table's pool groups NAS-Bench-201's isomorphic cells: 9,445 cells, 6,285 functions
+    pool = problem.pool(0)
+    assert len(pool.keys) == 9_445 and len(np.unique(pool.group)) == 6_285
+    # node 2 = x + pool(x) either way
+    a, b = (pool.index[f"nb201:|{x}|+|skip_connect~0|none~1|nor_conv_1x1~2|"] for x in
+            ("avg_pool_3x3~0|+|skip_connect~0|skip_connect~1", "skip_connect~0|+|skip_connect~0|avg_pool_3x3~1"))
+    assert pool.group[a] == pool.group[b]

@@ -154,3 +154,21 @@ def test_spaces_are_registered():
     assert isinstance(SPACES.get("lenet"), LeNetSpace)
     with pytest.raises(RegistryError, match="already registered"):
         SPACES.add("lenet", LeNetSpace())
+
+
+def test_nb201_canonical_names_isomorphic_cells(shared):
+    # node 1 = skip(x), so a 3x3 conv of node 1 is a 3x3 conv of x: one function, two genotypes
+    a = Architecture.parse("nb201:|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_1x1~2|")
+    b = Architecture.parse("nb201:|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|nor_conv_1x1~2|")
+    c = Architecture.parse("nb201:|skip_connect~0|+|nor_conv_1x1~0|none~1|+|none~0|none~1|nor_conv_1x1~2|")
+    assert a.canonical() == b.canonical() != c.canonical()
+    lenet5 = Architecture.parse("lenet:lenet5")
+    assert lenet5.canonical() == str(lenet5)  # no equivalence known: the genotype itself
+    # the robustness dataset measured one cell per class: every class of all 15,625 cells has one value
+    with open(shared / "nb201" / "robustness_targets.csv") as f:
+        rows = list(csv.DictReader(f))
+    values: dict[str, set[str]] = {}
+    for r in rows:
+        values.setdefault(Architecture.parse(r["net"], space="nb201").canonical(), set()).add(r["aa_apgd-ce@Linf_eps-1.0"])
+    assert len(rows) == 15_625 and 6_000 < len(values) < 7_000  # NAS-Bench-201 counts 6,466 unique cells
+    assert all(len(v) == 1 for v in values.values())

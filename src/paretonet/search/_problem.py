@@ -36,6 +36,9 @@ class Pool:
     free: np.ndarray  # (objectives,) bool: known for every candidate without evaluating it
     cost: np.ndarray  # (candidates,) what the warm start bins by (a free cost, or a size feature)
     score: np.ndarray  # (candidates,) promise before evaluation (zero-cost proxies), higher is better
+    # (candidates,) candidates with one id compute the same function (isomorphic cells, the same variant): their
+    # results differ by training noise only. None: every candidate is its own
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", {k: i for i, k in enumerate(self.keys)})
@@ -68,3 +71,9 @@ def proxy_score(features: np.ndarray, names: list[str]) -> np.ndarray:
         return np.zeros(len(features))
     ranks = [np.argsort(np.argsort(np.nan_to_num(features[:, i], nan=-np.inf))) for i in cols]
     return np.mean(ranks, axis=0)
+
+
+def group_ids(names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """One integer per name, equal for equal names (e.g. Architecture.canonical() of each candidate)."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(n, len(ids)) for n in names], dtype=int)

@@ -13,7 +13,7 @@ import numpy as np
 from ..bench import Bench
 from ..errors import ConfigError
 from ..records import Objective, Record, versions
-from ._problem import Evaluation, Pool, proxy_score
+from ._problem import Evaluation, Pool, group_ids, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
 
 # Known for every architecture before any evaluation: zero-cost proxies (FLOPs and params among them in
@@ -141,5 +141,9 @@ class TableProblem:
         known = self.min_space(rows)
         known[:, ~free] = np.nan  # what is not free is not known before evaluation: the guidance cannot peek
         cost = known[:, np.flatnonzero(free)[0]] if free.any() else np.zeros(len(rows))
-        return Pool(tuple(self.params_of(int(r)) for r in rows), tuple(self.key(int(r)) for r in rows), names, features,
-                    known, free, cost, proxy_score(features, names))
+        from ..spaces import Architecture
+
+        keys = tuple(self.key(int(r)) for r in rows)
+        groups = group_ids([Architecture.parse(k).canonical() for k in keys])
+        return Pool(tuple(self.params_of(int(r)) for r in rows), keys, names, features, known, free, cost,
+                    proxy_score(features, names), groups)

@@ -23,7 +23,7 @@ from ..errors import ConfigError, check_choice, check_float, check_int
 from ..records import robust_name
 from ..spaces import SPACES, Architecture
 from ..variant import Variant
-from ._problem import Evaluation, Pool, proxy_score
+from ._problem import Evaluation, Pool, group_ids, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives, perturbed_names
 
 POOL_SIZE = 200  # candidates the predictor screens (drawn once per seed)
@@ -305,5 +305,6 @@ class TrainProblem:
             rows.append([*enc, bits, power, variant.prune, np.log10(sizes[str(arch)]), *(p[n] for n in POOL_PROXIES)])
         features = np.array(rows, dtype=float)
         size_est = features[:, names.index("log_params")] + np.log10(features[:, names.index("bits")])
+        groups = group_ids([f"{arch.canonical()}#{variant}" for arch, variant in cands])
         return Pool(tuple(params), tuple(keys), names, features, np.zeros((len(keys), len(self.objectives))),
-                    np.zeros(len(self.objectives), dtype=bool), size_est, proxy_score(features, names))
+                    np.zeros(len(self.objectives), dtype=bool), size_est, proxy_score(features, names), groups)

@@ -66,6 +66,16 @@ class SearchSpace(ABC):
         """Numeric features of a genotype for the predictor: (names, values), the same names for every genotype."""
         raise ArchitectureError(f"search space {self.name} has no feature encoding for the predictor")
 
+    def canonical(self, genotype: Any) -> str:
+        """A name shared by exactly the genotypes whose networks compute the same function (isomorphic cells):
+        they differ only by training noise. The genotype itself where the space knows no such equivalence."""
+        return str(genotype)
+
+    def device_encoding(self, genotype: Any) -> tuple[list[str], list[float]]:
+        """Features of a genotype for device models (hw._device's "encoding" candidate): the predictor's encoding
+        unless the space knows more about what a runtime does with the graph."""
+        return self.encode(genotype)
+
     def search_params(self) -> dict[str, tuple]:
         """The genotype as fixed categorical parameters (name -> choices), for samplers such as Optuna's."""
         raise ArchitectureError(f"search space {self.name} has no parameters for a sampler")
@@ -133,6 +143,12 @@ class Architecture:
 
     def encode(self) -> tuple[list[str], list[float]]:
         return self.search_space.encode(self.decode())
+
+    def device_encoding(self) -> tuple[list[str], list[float]]:
+        return self.search_space.device_encoding(self.decode())
+
+    def canonical(self) -> str:
+        return f"{self.space}:{self.search_space.canonical(self.decode())}"
 
     def build(self, input_shape: tuple[int, int, int], n_classes: int,
               mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> nn.Module:
