@@ -43,7 +43,7 @@ def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = 
 # -- device models over architectures (the fitting itself knows layer tables only: hw._device) -------------
 @lru_cache(maxsize=65536)
 def network(arch: str, input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10) -> Network:
-    """What a device model reads of an architecture: its layer table (as the space computes it) and encoding."""
+    """What a device model reads of an architecture: its layer table (as the space computes it) and device encoding."""
     a = _arch(arch)
     return describe(a.search_space.layer_shapes(a.decode(), tuple(input_shape), n_classes), a.device_encoding()[1])
 

@@ -13,8 +13,8 @@ other operation, by several), which decides what a runtime fuses into one kernel
   kernel's cost from its own features (kind, MACs, words, channels, area, kernel size) and a
   network costs the sum of its kernels. With measured networks only, the trees are fitted on the
   networks' relative error, each kernel's gradient being its network's;
-- "encoding": ridge regression on the layer features plus the space's architecture encoding (the
-  position of each operation, which some runtimes are sensitive to);
+- "encoding": ridge regression on the layer features plus the space's device encoding (the position of
+  each operation and, for nb201, which readers each node has: what a runtime fuses);
 - "auto": the one with the smallest k-fold cross-validated relative error on the training networks.
 
 A fitted model is a JSON file (the data it was fitted on named and hashed) and names an objective
