@@ -76,8 +76,8 @@ def test_constraints_keep_the_front_feasible(shared):
 
 
 def test_predictor_guidance_beats_random_search(problem):
-    """A learned effect, over three seeds, with a margin: at 60 evaluations guided search reached 0.82-0.94
-    of the true front's hypervolume over seeds 0-5 (mean of seeds 0-2: 0.92), random search 0.71-0.92 (0.86)."""
+    """A learned effect, over three seeds, with a margin: at 60 evaluations guided search reached 0.94-0.96
+    of the true front's hypervolume over seeds 0-5 (mean of seeds 0-2: 0.95), random search 0.71-0.92 (0.86)."""
     everything = problem.min_space(problem.rows)
     true = hypervolume(everything[nondominated(everything)], problem.reference_point)
     got = {}
@@ -85,7 +85,7 @@ def test_predictor_guidance_beats_random_search(problem):
         hv = [run_table_search(problem, SearchConfig(trials=60, sampler="random", predictor=guided, seed=s)).hypervolume
               for s in range(3)]
         got[guided] = np.mean(hv) / true
-    assert got[True] >= got[False] + 0.03 and got[True] >= 0.88, got
+    assert got[True] >= got[False] + 0.03 and got[True] >= 0.90, got
 
 
 POSTGRES = os.environ.get("PARETONET_TEST_POSTGRES")  # set by .ci/run, which starts a server on localhost
@@ -201,3 +201,18 @@ def test_isomorphic_candidates_share_their_evaluated_siblings_values(problem):
     a, b = (pool.index[f"nb201:|{x}|+|skip_connect~0|none~1|nor_conv_1x1~2|"] for x in
             ("avg_pool_3x3~0|+|skip_connect~0|skip_connect~1", "skip_connect~0|+|skip_connect~0|avg_pool_3x3~1"))
     assert pool.group[a] == pool.group[b]
+
+
+def test_warm_start_alternates_the_best_proxy_and_the_farthest_candidate():
+    from paretonet.search._guided import Guidance, GuidedProposer
+    from paretonet.search._problem import Pool
+
+    # four cost bins of two; the second feature is an outlier for candidate 3, whose proxy score is the worst
+    features = np.array([[0.0, 0], [0.1, 0], [0.2, 0], [0.3, 9], [0.4, 0], [0.5, 0], [0.6, 0], [0.7, 1]])
+    score = np.array([1.0, 2.0, 8.0, 0.0, 5.0, 4.0, 3.0, 7.0])
+    n = len(features)
+    pool = Pool(tuple({} for _ in range(n)), tuple(str(i) for i in range(n)), ["a", "b"], features,
+                np.zeros((n, 1)), np.array([True]), np.arange(n, dtype=float), score)
+    picks = GuidedProposer(pool, np.array([1.0]), Guidance(initial=4)).warm_start()
+    # bins {0,1} {2,3} {4,5} {6,7}: best proxy, farthest from {1}, best proxy, farthest from {1, 3, 4}
+    assert picks == [1, 3, 4, 7]

@@ -149,6 +149,21 @@ def test_nb201_cell_wiring():
     assert torch.allclose(Cell(g2, 4)(x), 4 * x)
 
 
+def test_nb201_encoding_sees_pooling_on_each_path():
+    # the robust corner: every live path from the input is pooled (0->1->3 and 0->1->2->3)
+    names, v = NB201Space().encode(NB201Space().parse("|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|nor_conv_1x1~1|skip_connect~2|"))
+    f = dict(zip(names, v))
+    assert (f["live_paths"], f["min_path_pools"], f["max_path_pools"], f["paths_with_pool"]) == (2, 1, 1, 2)
+    assert (f["unpooled_paths"], f["max_unpooled_path_convs"], f["identity_path"]) == (0, 0, 0)
+    # an identity path (skip 0->3), two unpooled paths through one conv each, one pooled path
+    names, v = NB201Space().encode(NB201Space().parse(
+        "|skip_connect~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|"))
+    f = dict(zip(names, v))
+    assert (f["live_paths"], f["min_path_pools"], f["max_path_pools"], f["paths_with_pool"]) == (4, 0, 1, 1)
+    assert (f["unpooled_paths"], f["max_unpooled_path_convs"], f["identity_path"]) == (3, 1, 1)
+    assert len(names) == len(set(names)) == len(v)
+
+
 def test_spaces_are_registered():
     assert SPACES.names() == ["lenet", "nb201"]
     assert isinstance(SPACES.get("lenet"), LeNetSpace)

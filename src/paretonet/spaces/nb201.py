@@ -286,7 +286,10 @@ class NB201Space(SearchSpace):
 
     def encode(self, g: CellGenotype) -> tuple[list[str], list[float]]:
         """One-hot of the op on each edge, op counts, and path features in the spirit of GRAF
-        (Kadlecova et al. 2024): live input-to-output paths, convolutions on them, pooling and skips."""
+        (Kadlecova et al. 2024): live input-to-output paths, convolutions on them, pooling and skips.
+        Pooling per path too: the most robust cells pool every path from the input (APGD 0.53-0.54 at
+        eps 1/255 on CIFAR-10), and a path with no pool, or an identity path, lets the perturbation through
+        unsmoothed. With these, a surrogate fitted on 100 cells explains 0.68 of the APGD variance, 0.50 without."""
         ops = list(g.naslib)  # NASLib op codes, NASLib edge order
         onehot = np.zeros((6, 5))
         onehot[np.arange(6), ops] = 1
@@ -296,12 +299,19 @@ class NB201Space(SearchSpace):
         conv = (code["nor_conv_3x3"], code["nor_conv_1x1"])
         convs = [sum(ops[e] in conv for e in p) for p in live]
         conv3 = [sum(ops[e] == code["nor_conv_3x3"] for e in p) for p in live]
+        pools = [sum(ops[e] == code["avg_pool_3x3"] for e in p) for p in live]
+        unpooled_convs = [c for c, n in zip(convs, pools) if n == 0]
+        identity = any(all(ops[e] == code["skip_connect"] for e in p) for p in live)
         values = [*onehot.ravel(), *onehot.sum(0),
                   len(live), max(convs, default=0), min(convs, default=0), sum(c > 0 for c in convs),
-                  max(conv3, default=0), sum(convs), sum(ops[e] == code["avg_pool_3x3"] for p in live for e in p),
-                  sum(ops[e] == code["skip_connect"] for p in live for e in p)]
+                  max(conv3, default=0), sum(convs), sum(pools),
+                  sum(ops[e] == code["skip_connect"] for p in live for e in p),
+                  min(pools, default=0), max(pools, default=0), sum(n > 0 for n in pools),
+                  len(unpooled_convs), max(unpooled_convs, default=0), identity]
         names += ["live_paths", "max_path_convs", "min_path_convs", "paths_with_conv", "max_path_conv3",
-                  "live_path_convs", "live_path_pools", "live_path_skips"]
+                  "live_path_convs", "live_path_pools", "live_path_skips",
+                  "min_path_pools", "max_path_pools", "paths_with_pool", "unpooled_paths", "max_unpooled_path_convs",
+                  "identity_path"]
         return names, [float(v) for v in values]
 
     def canonical(self, g: CellGenotype) -> str:
