@@ -125,8 +125,9 @@ def search_cmd(
         from ..search import add_cascades
 
         err.print("combining front members into cascades ...")
-        measured = add_cascades(output, problem, front, cascade_drop)
-        err.print(f"{len(measured)} cascades measured ({output / 'cascades.csv'}); the non-dominated ones joined the front")
+        measured, front = add_cascades(output, problem, front, cascade_drop)
+        err.print(f"{len(measured)} cascades measured ({output / 'cascades.csv'}); the non-dominated ones joined the front, "
+                  "the trials they dominate left it")
     _print_front(problem, result, output, fmt)
     if report:
         if isinstance(problem, TrainProblem) and front:
@@ -173,7 +174,7 @@ def _print_front(problem, result, output: Path, fmt: str) -> None:  # noqa: ANN0
         rows = list(csv.DictReader(f))
     ref = tuple(float(v) for v in problem.reference_point)
     chained = sum(r["trial"].startswith("cascade") for r in rows)
-    t = Table(title=f"Pareto front: {len(result.front)} of {len(result.trials)} trials"
+    t = Table(title=f"Pareto front: {len(rows) - chained} of {len(result.trials)} trials"
                     + (f" and {chained} cascades of front members" if chained else "")
                     + f", hypervolume {result.hypervolume:.4f} (trials, normalized, reference point {ref})")
     t.add_column("trial", justify="right")

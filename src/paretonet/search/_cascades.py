@@ -3,9 +3,10 @@
 After the search, pairs of front members (the one with fewer MACs first) become confidence cascades: the
 threshold is the one of least expected MACs whose validation accuracy is within `max_drop` of the second
 member alone, and every objective of the search is measured on the cascade itself (accuracy and costs on
-the test split, robust accuracy with the search's attacks on the search's images). A cascade no front
-trial and no other cascade dominates joins front.csv / front.json (trial 'cascade-<k>', no model file);
-every cascade measured is in cascades.csv / cascades.json.
+the test split, robust accuracy with the search's attacks on the search's images). front.csv / front.json
+become the non-dominated set of the front trials and the feasible cascades together: a cascade nothing
+dominates joins (trial 'cascade-<k>', no model file), a trial a cascade dominates leaves the front files
+(it stays in trials.csv, the study and models/). Every cascade measured is in cascades.csv / cascades.json.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ class _Member:
 
 
 def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: float = 0.01,  # noqa: ANN401
-                 members: int = CASCADE_MEMBERS) -> list[Record]:
-    """Measure cascades of pairs of front members; append the non-dominated ones to the front files. Returns
-    every cascade's Record."""
+                 members: int = CASCADE_MEMBERS) -> tuple[list[Record], list[Record]]:
+    """Measure cascades of pairs of front members and rewrite the front files as the non-dominated set of both.
+    Returns every cascade's Record, and the front trials' Records that stay on the front (in front.csv's order)."""
     from ..hw import count_macs
     from ..modelfile import load_model
 
@@ -86,15 +87,16 @@ def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: floa
     cascades = [_cascade_record(problem, [a[1], b[1]], [a[2], b[2]], max_drop)
                 for a, b in combinations(loaded, 2) if a[0] < b[0]]
     if not cascades:
-        return []
+        return [], front
     objs = list(problem.objectives)
     value = {r.key: {o.name: o.value for o in r.objectives} for r in [*front, *cascades]}
     feasible = [k for k, r in enumerate(cascades)  # indices into cascades
                 if all(c.violation(value[r.key][c.name]) <= 0 for c in problem.constraints)]
     pts = np.array([[s.sign * value[r.key][s.name] for s in objs] for r in [*front, *(cascades[k] for k in feasible)]],
                    dtype=float)
-    keep = nondominated(pts)[len(front):] if feasible else np.zeros(0, dtype=bool)
-    joined = [k for k, on in zip(feasible, keep) if on]
+    on = nondominated(pts)
+    kept = [k for k in range(len(front)) if on[k]]
+    joined = [k for k, ok in zip(feasible, on[len(front):]) if ok]
     with (output / "cascades.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["cascade", "architecture", *names, "feasible", "on_front"])
@@ -102,15 +104,14 @@ def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: floa
             w.writerow([f"cascade-{k + 1}", r.architecture, *(repr(value[r.key][n]) for n in names), k in feasible,
                         k in joined])
     (output / "cascades.json").write_text(json.dumps([r.to_dict() for r in cascades], indent=1) + "\n")
-    if joined:
-        head = list(rows[0].keys())
-        with (output / "front.csv").open("a", newline="") as f:
-            w = csv.writer(f)
-            for k in joined:
-                r = cascades[k]
-                cells = {"trial": f"cascade-{k + 1}", "architecture": r.architecture, "variant": "", "worker": "", "model": "",
-                         **{s.name: repr(value[r.key][s.name]) for s in objs}}
-                w.writerow([cells[h] for h in head])
-        records = json.loads((output / "front.json").read_text())
-        (output / "front.json").write_text(json.dumps(records + [cascades[k].to_dict() for k in joined], indent=1) + "\n")
-    return cascades
+    head = list(rows[0].keys())
+    chained = [{"trial": f"cascade-{k + 1}", "architecture": cascades[k].architecture, "variant": "", "worker": "",
+                "model": "", **{s.name: repr(value[cascades[k].key][s.name]) for s in objs}} for k in joined]
+    with (output / "front.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(head)
+        w.writerows([[row[h] for h in head] for row in [*(rows[k] for k in kept), *chained]])
+    records = json.loads((output / "front.json").read_text())
+    (output / "front.json").write_text(json.dumps([*(records[k] for k in kept), *(cascades[k].to_dict() for k in joined)],
+                                                  indent=1) + "\n")
+    return cascades, [front[k] for k in kept]
