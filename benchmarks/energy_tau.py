@@ -48,15 +48,17 @@ def main() -> None:
             taus.append(kendalltau(e[ok], measured[c][ok]).statistic)
         print(f"{name:22s} " + " ".join(f"{t:15.3f}" for t in taus))
 
-    print("\nshare of MAC energy (conv/linear multiply-accumulates) in the total")
+    print("\nshare of MAC energy (conv/linear multiply-accumulates) in the total, and of their multiplies alone")
     lenet = build_model(Architecture.parse("lenet:lenet5"), (1, 32, 32), 10)
     median = cells[int(np.argsort(estimates[f"horowitz45 {DEFAULT_DATAFLOW}"])[len(cells) // 2])]
-    print(f"{'preset dataflow':22s} {'LeNet-5 int8':>14s} {'nb201 median fp32':>18s}   (median cell {median})")
+    print(f"{'preset dataflow':22s} {'LeNet-5 int8':>14s} {'multiplies':>11s} {'nb201 median fp32':>18s} "
+          f"{'multiplies':>11s}   (median cell {median})")
     for hw in HARDWARE_PRESETS.names():
         for dataflow in DATAFLOWS:
             le = model_energy(lenet, (1, 32, 32), hw, dataflow, bits=LayerBits.integer(8))
             ce = architecture_energy(median, hw, dataflow)
-            print(f"{hw + ' ' + dataflow:22s} {le.mac_pj / le.total_pj:14.1%} {ce.mac_pj / ce.total_pj:18.1%}")
+            print(f"{hw + ' ' + dataflow:22s} {le.mac_pj / le.total_pj:14.1%} {le.mult_pj / le.total_pj:11.1%} "
+                  f"{ce.mac_pj / ce.total_pj:18.1%} {ce.mult_pj / ce.total_pj:11.1%}")
 
 
 if __name__ == "__main__":

@@ -473,6 +473,10 @@ def test_cli_multipliers_and_approx(capsys, saved_model, shared, tmp_path):
     assert code == 0
     doc = json.loads(out.read_text())
     assert [v["variant"] for v in doc] == ["", "multiplier=exact", "multiplier=mul8u_L40"]
+    # the change column relates the approximate multiplier to the exact one: the multiplies at its relative power
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if "energy_mult_pj@" in line)
+    assert "multiplier=mul8u_L40 vs multiplier=exact" in text and row.split()[-2] == f"{0.189 / 0.391:.3f}x"
     code = main(["approx", saved_model + ".safetensors", "--multiplier", "trunc:k=10", "--sensitivity",
                  "--images", "40", "--queries", "100", "--output", str(tmp_path / "s.json")])
     sens = json.loads((tmp_path / "s.json").read_text())

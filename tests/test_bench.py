@@ -147,7 +147,7 @@ def test_killed_build_resumes_with_exactly_n_rows(tmp_path, digits):
 
     worst, fgsm = "robust_accuracy@worst:fast:0.1", "robust_accuracy@fgsm:0.1"
     # the basic objectives' names (what a Record holds; measured latency is asked for), the attacks', the proxies
-    energy = {ENERGY_OBJECTIVE, ENERGY_OBJECTIVE.replace("energy_", "energy_mac_"), ENERGY_OBJECTIVE.replace("energy_", "energy_data_")}
+    energy = {ENERGY_OBJECTIVE.replace("energy_", f"energy_{p}_" if p else "energy_") for p in ("", "mac", "mult", "data")}
     registry = {n for n in BASIC_OBJECTIVES if not n.startswith("energy")} | energy
     assert registry | {worst, fgsm, "robust_accuracy@pgd:0.1", "proxy_synflow"} <= set(b.columns)
     assert np.all(b.columns[worst] <= b.columns[fgsm] + 1e-12)

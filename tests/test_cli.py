@@ -87,7 +87,7 @@ def test_train_then_evaluate_round_trip(capsys, tmp_path):
     assert rec["versions"]["threads"] >= 1 and rec["versions"]["cpu_capability"]
     names = {o["name"]: o for o in rec["objectives"]}
     assert set(names) == {"accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:hierarchy", "energy_mac_pj@horowitz45:hierarchy",
-                          "energy_data_pj@horowitz45:hierarchy"}
+                          "energy_mult_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy"}
     assert names["energy_pj@horowitz45:hierarchy"]["unit"] == "pJ" and names["energy_pj@horowitz45:hierarchy"]["direction"] == "min"
     assert names["size_bytes"]["value"] == 4 * names["params"]["value"]
     code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "m.safetensors"), "--bits", "8", "--output", str(tmp_path / "e.json"))
@@ -196,7 +196,9 @@ def test_energy_command(capsys, saved_model, tmp_path):
     assert e["objectives"][0] == {"name": "energy_pj@horowitz45:A", "value": pytest.approx(a["mac_pj"] + a["op_pj"] + a["data_pj"]),
                                   "unit": "pJ", "direction": "min"}
     assert e["objectives"][1]["name"] == "energy_mac_pj@horowitz45:A" and e["objectives"][1]["value"] == pytest.approx(a["mac_pj"])
-    assert e["objectives"][2]["name"] == "energy_data_pj@horowitz45:A" and e["objectives"][2]["value"] == pytest.approx(a["data_pj"])
+    assert e["objectives"][2]["name"] == "energy_mult_pj@horowitz45:A" and e["objectives"][2]["value"] == pytest.approx(a["mult_pj"])
+    assert 0 < a["mult_pj"] < a["mac_pj"]
+    assert e["objectives"][3]["name"] == "energy_data_pj@horowitz45:A" and e["objectives"][3]["value"] == pytest.approx(a["data_pj"])
     assert set(estimates[2]["by_level_pj"]) == {"dram", "global_buffer", "array", "register_file"}
     code, _, _ = run_cli(capsys, "energy", saved_model, "--hardware", "eyeriss", "--bits", "4", "--dataflow", "B",
                          "--output", str(tmp_path / "e4.json"))
@@ -262,7 +264,8 @@ def test_compress_prints_before_and_after(capsys, saved_model, tmp_path):
     before = {o["name"]: o["value"] for o in c[0]["objectives"]}
     after = {o["name"]: o["value"] for o in c[1]["objectives"]}
     assert set(before) == {"accuracy", "params", "macs", "robust_accuracy@worst:fast:0.1", "size_bytes",
-                           "energy_pj@horowitz45:hierarchy", "energy_mac_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy"}
+                           "energy_pj@horowitz45:hierarchy", "energy_mac_pj@horowitz45:hierarchy", "energy_mult_pj@horowitz45:hierarchy",
+                           "energy_data_pj@horowitz45:hierarchy"}
     assert after["size_bytes"] < before["size_bytes"] / 3 and after["energy_pj@horowitz45:hierarchy"] < before["energy_pj@horowitz45:hierarchy"]
     assert c[0]["variant"] == "" and c[1]["variant"] == "bits=8"
     assert "bits=8 vs as trained" in out

@@ -114,7 +114,8 @@ def test_quantized_model_robustness_uses_bpda(lenet):
     rc = RobustnessConfig(eps=0.1, preset="fast", queries=100, sanity=False)
     rec = variant_record(vm, lenet.dataset, 0, rc, (lenet.dataset.test.x[:80], lenet.dataset.test.y[:80]))
     assert [o.name for o in rec.objectives] == ["accuracy", "params", "size_bytes", "macs", "energy_pj@horowitz45:hierarchy",
-                                                "energy_mac_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy",
+                                                "energy_mac_pj@horowitz45:hierarchy", "energy_mult_pj@horowitz45:hierarchy",
+                                                "energy_data_pj@horowitz45:hierarchy",
                                                 "robust_accuracy@worst:fast:0.1"]
     assert rec.details["robustness"]["gradient_mode"] == "bpda+transfer+square"
     assert rec.budgets["robust_images"] == 80 and set(rec.budgets["attacks"]) >= {"pgd/bpda", "pgd/transfer", "square"}

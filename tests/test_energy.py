@@ -17,6 +17,7 @@ from paretonet.hw import (
     hardware,
     layer_shapes,
     mac_energy_pj,
+    mult_energy_pj,
     model_energy,
 )
 from paretonet.analytic import architecture_energy, architecture_total_energy_pj
@@ -102,6 +103,9 @@ def test_int8_mac_energy_and_bits_scaling():
     assert mac_energy_pj(hw, LayerBits.integer(4)) == pytest.approx(0.2 / 4 + 0.1)
     assert mac_energy_pj(hw, LayerBits.integer(8), mult_factor=0.5) == pytest.approx(0.1 + 0.1)
     assert mac_energy_pj(hw, LayerBits()) == pytest.approx(4.6)
+    # the multiplies alone: what an approximate multiplier scales, without the accumulate it leaves as it is
+    assert mult_energy_pj(hw, LayerBits.integer(8), mult_factor=0.5) == pytest.approx(0.1)
+    assert mult_energy_pj(hw, LayerBits()) == pytest.approx(3.7)
 
 
 def test_nb201_cell_energy_by_hand():
@@ -329,3 +333,41 @@ def test_operations_between_integer_layers_move_integer_words():
     # the pooling after an 8-bit (4-bit) layer reads and writes 8-bit (4-bit) words, not float32 ones
     assert pools["bits=8"] == pytest.approx([p / 4 for p in pools[""]])
     assert pools["bits=4"] == pytest.approx([p / 8 for p in pools[""]])
+
+
+def test_an_approximate_multiplier_shows_in_the_records_mac_and_multiply_energy(shared):
+    # LeNet-5 with mul8u_L40 (0.189 mW against the exact multiplier's 0.391 mW): the multiplies fall by the power
+    # ratio, the MACs by less (the 32-bit accumulate stays), the total barely (data movement dominates it)
+    from paretonet.data import DataConfig, load_dataset
+    from paretonet.evaluate import BASIC_OBJECTIVES, evaluate_objectives
+    from paretonet.variant import Variant, apply_variant
+
+    data = load_dataset(DataConfig("digits", seed=0))
+    arch = Architecture.parse("lenet:lenet5")
+    model = build_model(arch, data.input_shape, 10)
+    by = {}
+    for name in ("exact", "mul8u_L40"):
+        vm = apply_variant(model, arch, data, Variant(multiplier=name), lut_dirs=(str(shared / "evoapprox" / "luts"),))
+        by[name] = {o.name.partition("@")[0]: o.value for o in evaluate_objectives(vm.model, data, BASIC_OBJECTIVES)}
+    drop = {k: 1 - by["mul8u_L40"][k] / by["exact"][k] for k in ("energy_mult_pj", "energy_mac_pj", "energy_pj")}
+    power = 0.189 / 0.391
+    assert drop["energy_mult_pj"] == pytest.approx(1 - power) and drop["energy_mult_pj"] >= 0.45
+    assert drop["energy_mac_pj"] == pytest.approx(0.2 * (1 - power) / (0.2 + 0.1))  # horowitz45: 8-bit multiply, 32-bit add
+    assert 0 < drop["energy_pj"] < 0.01
+    assert by["exact"]["energy_pj"] - by["mul8u_L40"]["energy_pj"] == pytest.approx(
+        by["exact"]["energy_mult_pj"] - by["mul8u_L40"]["energy_mult_pj"])  # the multiplies are all that changed
+
+
+def test_every_energy_part_name_reads_back_its_part(lenet5):
+    # the search prices an objective by its name: each part's name must lead back to that part's value
+    from paretonet.evaluate import ENERGY_PARTS, energy_name, energy_objective, energy_part_of
+    from paretonet.hw import variant_energy
+
+    e = variant_energy(lenet5, (1, 32, 32), "eyeriss", "A")
+    want = {"": e.total_pj, "mac": e.mac_pj, "mult": e.mult_pj, "data": e.data_pj}
+    assert len(set(want.values())) == 4 and e.mult_pj < e.mac_pj
+    for part in ENERGY_PARTS:
+        name = energy_name("eyeriss", "A", part)
+        assert energy_part_of(name) == part
+        o = energy_objective(lenet5, (1, 32, 32), "eyeriss", "A", energy_part_of(name))
+        assert o.name == name and o.value == want[part]

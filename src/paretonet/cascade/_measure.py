@@ -16,7 +16,7 @@ import torch
 
 from ..data import Dataset, Split
 from ..errors import ConfigError, check_float
-from ..evaluate import ENERGY_DATAFLOW, ENERGY_HARDWARE, ENERGY_OBJECTIVE, energy_name, energy_objective, images_id, predict_logits
+from ..evaluate import ENERGY_DATAFLOW, ENERGY_HARDWARE, ENERGY_OBJECTIVE, ENERGY_PARTS, energy_name, energy_objective, images_id, predict_logits
 from ..hw import count_macs, count_params, storage_bytes
 from ..records import Objective, per_image_accuracy
 from ._model import Cascade, confidence
@@ -27,6 +27,7 @@ class StageCost:
     macs: float
     energy_pj: float  # horowitz45, hierarchy: the records' energy objective
     energy_mac_pj: float
+    energy_mult_pj: float
     energy_data_pj: float
     input_values: float  # values of the image the stage reads (C*H*W / factor^2)
     size_bytes: float
@@ -48,10 +49,10 @@ def stage_costs(cascade: Cascade) -> list[StageCost]:
     shape = cascade.input_shape
     out = []
     for s in cascade.stages:
-        e = [energy_objective(s.model, shape, part=p).value for p in ("", "mac", "data")]
-        out.append(StageCost(float(count_macs(s.model, shape).total_macs), *e,
-                             float(np.prod(shape)) / s.factor ** 2, float(storage_bytes(s.model)),
-                             float(count_params(s.model))))
+        e = {f"energy_{p + '_' if p else ''}pj": energy_objective(s.model, shape, part=p).value for p in ENERGY_PARTS}
+        out.append(StageCost(macs=float(count_macs(s.model, shape).total_macs), **e,
+                             input_values=float(np.prod(shape)) / s.factor ** 2,
+                             size_bytes=float(storage_bytes(s.model)), params=float(count_params(s.model))))
     return out
 
 
@@ -136,10 +137,9 @@ def cascade_objectives(cascade: Cascade, dataset: Dataset) -> tuple[tuple[Object
         Objective("size_bytes", sum(c.size_bytes for c in costs), "bytes", "min"),
         Objective("macs", p.macs, "MACs", "min"),
         Objective(ENERGY_OBJECTIVE, p.energy_pj, "pJ", "min"),
-        Objective(energy_name(ENERGY_HARDWARE, ENERGY_DATAFLOW, "mac"),
-                  sum(r * c.energy_mac_pj for r, c in zip(reached, costs)), "pJ", "min"),
-        Objective(energy_name(ENERGY_HARDWARE, ENERGY_DATAFLOW, "data"),
-                  sum(r * c.energy_data_pj for r, c in zip(reached, costs)), "pJ", "min"),
+        *(Objective(energy_name(ENERGY_HARDWARE, ENERGY_DATAFLOW, part),
+                    sum(r * getattr(c, f"energy_{part}_pj") for r, c in zip(reached, costs)), "pJ", "min")
+          for part in ENERGY_PARTS if part),
         Objective("input_values", p.input_values, "count", "min"),
     )
     return objectives, p

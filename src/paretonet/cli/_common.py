@@ -169,18 +169,18 @@ def objective_table(title: str, objectives: tuple[Objective, ...] | list[Objecti
     return t
 
 
-def comparison_table(title: str, records: list[Record]) -> Table:
-    """Objectives of several records side by side; the last column relates the last to the first."""
+def comparison_table(title: str, records: list[Record], baseline: int = 0) -> Table:
+    """Objectives of several records side by side; the last column relates the last to records[baseline]."""
     t = Table(title=title)
     t.add_column("objective")
     for r in records:
         t.add_column(r.variant or "as trained", justify="right")
-    first, last = records[0].variant or "as trained", records[-1].variant or "as trained"
+    first, last = records[baseline].variant or "as trained", records[-1].variant or "as trained"
     t.add_column(f"{last} vs {first}", justify="right")
     order = list(dict.fromkeys(o.name for r in records for o in r.objectives))
     for name in order:
         row = [next((o for o in r.objectives if o.name == name), None) for r in records]
-        b, a = row[0], row[-1]
+        b, a = row[baseline], row[-1]
         unit = next(o.unit for o in row if o is not None)
         if b is None or a is None:
             change = "-"

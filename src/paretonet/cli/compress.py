@@ -41,8 +41,9 @@ SaveVariantOpt = Annotated[Optional[Path], typer.Option("--save-model", help="Sa
 
 def _compare(model: Path, variants: list, *, preset: str, eps: float, images: int | None, no_robust: bool,  # noqa: ANN001
              data_dir: str | None, seed: int, queries: int, output: Path | None, save: Path | None,
-             fmt: str = "table", lut_dirs: tuple[str, ...] = ()) -> None:
-    """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved."""
+             fmt: str = "table", lut_dirs: tuple[str, ...] = (), baseline: int = 0) -> None:
+    """The model as trained and each variant: a side-by-side table, a Record each; the last one may be saved. The
+    table's last column relates the last to the `baseline`-th (0: as trained; 1: the first variant)."""
     from ..evaluate import RobustnessConfig
     from ..modelfile import architecture_of, save_model
     from ..pipeline import load_for_eval
@@ -59,7 +60,7 @@ def _compare(model: Path, variants: list, *, preset: str, eps: float, images: in
     cfg = TrainConfig.from_dict({**meta.train_config, "seed": seed}) if meta.train_config else TrainConfig(seed=seed)
     records, vm = compare_variants(net, architecture_of(meta), data, meta.seed, variants, robustness,
                                    select_images(data, images, seed), cfg, lut_dirs, base)
-    show(comparison_table(f"{meta.architecture} on {data.name}", records), fmt)
+    show(comparison_table(f"{meta.architecture} on {data.name}", records, baseline), fmt)
     if str(vm.architecture) != meta.architecture:
         say(f"architecture after channel pruning: {vm.architecture}", fmt)
     for r in records:
@@ -196,7 +197,8 @@ def approx_cmd(
     if mult.relative_power is None:
         say(f"note: {mult.name} has no circuit power data; its energy is counted as the exact multiplier's", fmt)
     _compare(model, variants, preset=preset, eps=eps, images=images, no_robust=no_robust, data_dir=data_dir,
-             seed=seed, queries=queries, output=output, save=save, fmt=fmt, lut_dirs=dirs)
+             seed=seed, queries=queries, output=output, save=save, fmt=fmt, lut_dirs=dirs,
+             baseline=1)  # an approximate multiplier against the exact one, as the literature compares them
 
 
 def _assign(model: Path, specs: list[str], budget: float, split: str, dirs: tuple[str, ...],  # noqa: ANN003
@@ -221,7 +223,7 @@ def _assign(model: Path, specs: list[str], budget: float, split: str, dirs: tupl
         t.add_row(s.layer, s.multiplier, f"{s.accuracy:.4f}", "yes" if s.accepted else "no")
     show(t, compare["fmt"])
     say(f"chosen: {g.variant} ({g.split} accuracy {g.accuracy:.4f})", compare["fmt"])
-    _compare(model, [Variant(multiplier="exact"), g.variant], lut_dirs=dirs, **compare)
+    _compare(model, [Variant(multiplier="exact"), g.variant], lut_dirs=dirs, baseline=1, **compare)
 
 
 def _sensitivity(model: Path, spec: str, mult, *, preset: str, eps: float, images: int | None,  # noqa: ANN001

@@ -33,7 +33,7 @@ def energy_cmd(
     """Energy per image of the model as it is (its own bit widths, zeros and multipliers): one Record."""
     check_format(fmt)
     from ..errors import ConfigError
-    from ..evaluate import energy_name
+    from ..evaluate import energy_name, energy_parts
     from ..hw import DATAFLOWS, match_layers, variant_energy, zigzag_energy
     from ..hw import hardware as get_hardware
     from ..pipeline import load_quantized
@@ -47,12 +47,12 @@ def energy_cmd(
     estimates = [variant_energy(net, meta.input_shape, hw, f) for f in flows]
     unit = hw.unit
     t = Table(title=f"{meta.architecture} {str(variant) or '(as trained)'} on {hw.name}, per image ({unit})")
-    for col in ("dataflow", "E_MAC", "E_other ops", "E_data", "total", "data share", "by memory level"):
+    for col in ("dataflow", "E_MAC", "of it multiplies", "E_other ops", "E_data", "total", "data share", "by memory level"):
         t.add_column(col, justify="right" if col != "by memory level" else "left")
     for e in estimates:
         levels = ", ".join(f"{k} {v:.4g}" for k, v in e.by_level().items())
-        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.op_pj:.4g}", f"{e.data_pj:.4g}", f"{e.total_pj:.4g}",
-                  f"{e.data_fraction:.1%}", levels)
+        t.add_row(e.dataflow, f"{e.mac_pj:.4g}", f"{e.mult_pj:.4g}", f"{e.op_pj:.4g}", f"{e.data_pj:.4g}",
+                  f"{e.total_pj:.4g}", f"{e.data_fraction:.1%}", levels)
     show(t, fmt)
     if layers:
         lt = Table(title=f"per layer, dataflow {estimates[0].dataflow}")
@@ -76,11 +76,12 @@ def energy_cmd(
         show(zt, fmt)
         say(f"ZigZag total {zz.total_energy:.4g}, latency {zz.latency_cycles:.4g} cycles", fmt)
     objectives = tuple(Objective(energy_name(hw, e.dataflow, part), value, unit, "min") for e in estimates
-                       for part, value in (("", e.total_pj), ("mac", e.mac_pj), ("data", e.data_pj)))
+                       for part, value in energy_parts(e).items())
     rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
                  budgets={"hardware": hw.to_dict()}, versions=versions(),
                  details={"zigzag": asdict(zz) if zz is not None else None,
-                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "op_pj": e.op_pj, "data_pj": e.data_pj,
+                          "estimates": [{"dataflow": e.dataflow, "unit": e.unit, "mac_pj": e.mac_pj, "mult_pj": e.mult_pj,
+                                         "op_pj": e.op_pj, "data_pj": e.data_pj,
                                          "by_level_pj": e.by_level(), "layers": [asdict(x) for x in e.layers]}
                                         for e in estimates]})
     write_records(output, [rec])

@@ -27,6 +27,8 @@ from ._objectives import (
     ENERGY_PARTS,
     energy_name,
     energy_objective,
+    energy_part_of,
+    energy_parts,
     evaluate_objectives,
     priced_objectives,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "ENERGY_PARTS",
     "energy_name",
     "energy_objective",
+    "energy_part_of",
+    "energy_parts",
     "evaluate_objectives",
     "priced_objectives",
     "correct_per_image",

@@ -15,7 +15,7 @@ from torch import nn
 from .._registry import Registry
 from ..data import Dataset
 from ..errors import ArchitectureError
-from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
+from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, EnergyEstimate, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
 from ..records import Objective, per_image_accuracy
 from ._accuracy import correct_per_image, images_id
 
@@ -28,7 +28,7 @@ class EvalContext:
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
-BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy", "energy_mac", "energy_data")
+BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy", "energy_mac", "energy_mult", "energy_data")
 ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", DEFAULT_DATAFLOW
 ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
 
@@ -64,6 +64,11 @@ def _energy_mac(ctx: EvalContext) -> Objective:
     return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "mac")
 
 
+@OBJECTIVES.register("energy_mult")
+def _energy_mult(ctx: EvalContext) -> Objective:
+    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "mult")
+
+
 @OBJECTIVES.register("energy_data")
 def _energy_data(ctx: EvalContext) -> Objective:
     return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "data")
@@ -77,12 +82,14 @@ def _latency_cpu(ctx: EvalContext) -> Objective:
     return Objective("latency_ms@cpu", measure_cpu_latency(ctx.model, ctx.dataset.input_shape).median_ms, "ms", "min")
 
 
-ENERGY_PARTS = ("", "mac", "data")  # the total; MACs of conv and linear layers (what a multiplier changes); data movement
+# the total; multiply-accumulates of conv and linear layers; their multiplies alone (what an approximate multiplier
+# scales, as the approximate-computing literature reports it); data movement
+ENERGY_PARTS = ("", "mac", "mult", "data")
 
 
 def energy_name(hw: Hardware | str, dataflow: str, part: str = "") -> str:
-    """'energy_pj@horowitz45:hierarchy' (or 'energy_mac_pj@...', 'energy_data_pj@...' for a part), or
-    'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
+    """'energy_pj@horowitz45:hierarchy' (or 'energy_mac_pj@...', 'energy_mult_pj@...', 'energy_data_pj@...' for a
+    part), or 'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
     h = hardware(hw)
     return f"energy_{part + '_' if part else ''}{h.unit.lower()}@{h.name}:{dataflow}"
 
@@ -90,10 +97,20 @@ def energy_name(hw: Hardware | str, dataflow: str, part: str = "") -> str:
 def energy_objective(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = ENERGY_HARDWARE,
                      dataflow: str = ENERGY_DATAFLOW, part: str = "") -> Objective:
     """The model's energy as it is (bit widths, zero weights, multiplier power) on `hw` with `dataflow`: the
-    total, or one part of it ("mac": multiply-accumulates of conv and linear layers; "data": data movement)."""
+    total, or one part of it (ENERGY_PARTS)."""
     e = variant_energy(model, input_shape, hw, dataflow)
-    value = {"": e.total_pj, "mac": e.mac_pj, "data": e.data_pj}[part]
+    value = energy_parts(e)[part]
     return Objective(energy_name(hw, dataflow, part), value, hardware(hw).unit, "min")
+
+
+def energy_parts(e: EnergyEstimate) -> dict[str, float]:
+    """The estimate's value of every part of ENERGY_PARTS."""
+    return {"": e.total_pj, "mac": e.mac_pj, "mult": e.mult_pj, "data": e.data_pj}
+
+
+def energy_part_of(name: str) -> str:
+    """The part an energy objective's name measures: 'energy_mult_pj@horowitz45:A' -> 'mult', the total -> ''."""
+    return next((p for p in ENERGY_PARTS if p and name.startswith(f"energy_{p}_")), "")
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:

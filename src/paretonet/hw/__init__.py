@@ -16,6 +16,7 @@ from ._energy import (
     layer_energy,
     mac_energy_pj,
     model_energy,
+    mult_energy_pj,
 )
 from ._compute import CALIBRATION_IMAGES, compute_layers, layer_names, resolve_layers, wrapped_layer
 from ._faults import (
@@ -53,7 +54,7 @@ __all__ = [
     "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
     "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",
     "estimate_energy", "finalize_pruning", "grouped_total_pj", "hardware", "layer_bits", "layer_energy",
-    "layer_shapes", "mac_energy_pj", "model_energy", "power_factors", "profile_layers", "prune_channels",
+    "layer_shapes", "mac_energy_pj", "model_energy", "mult_energy_pj", "power_factors", "profile_layers", "prune_channels",
     "prune_unstructured", "quantizable_layers", "quantize_model", "storage_bytes", "variant_energy",
     "weight_density", "match_layers", "zigzag_energy",
 ]

@@ -29,6 +29,8 @@ once at every level ("hierarchy") or once in DRAM and main memory (A, B); their 
 per pooling-window element or summand, a compare per activation, a multiply-add per batch-norm output)
 is kept apart from the MACs of conv and linear layers (mac_pj), which is what an approximate
 multiplier changes. A fused activation costs its compares and no data; a folded batch norm nothing.
+mult_pj is the multiplies alone, a part of mac_pj: the figure the approximate-computing literature
+reports (a multiplier's power relative to the exact one), without the accumulate it does not change.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class LayerEnergy:
     words_by_level: tuple[tuple[str, int], ...]  # words moved at each memory level
     data_pj_by_level: tuple[tuple[str, float], ...]
     op_pj: float = 0.0  # other arithmetic: pooling and sum adds, activation compares, batch-norm multiply-adds
+    mult_pj: float = 0.0  # the multiplies of mac_pj (mac_pj less its accumulates)
 
     @property
     def total_pj(self) -> float:
@@ -97,6 +100,10 @@ class EnergyEstimate:
     @property
     def mac_pj(self) -> float:
         return sum(layer.mac_pj for layer in self.layers)
+
+    @property
+    def mult_pj(self) -> float:
+        return sum(layer.mult_pj for layer in self.layers)
 
     @property
     def op_pj(self) -> float:
@@ -126,11 +133,17 @@ def _op_pj(hw: Hardware, bits: LayerBits) -> float:
     return hw.fp32_add_pj if bits.is_float else hw.add_pj_32 * bits.activations / 32
 
 
+def mult_energy_pj(hw: Hardware, bits: LayerBits, mult_factor: float = 1.0) -> float:
+    """Energy of one multiply at these widths, scaled by the multiplier's relative power."""
+    if bits.is_float:
+        return (hw.fp32_mac_pj - hw.fp32_add_pj) * mult_factor
+    return hw.mult_pj_8x8 * bits.weights * bits.activations / 64 * mult_factor
+
+
 def mac_energy_pj(hw: Hardware, bits: LayerBits, mult_factor: float = 1.0) -> float:
     """Energy of one multiply-accumulate at these widths; mult_factor scales the multiplier only."""
-    if bits.is_float:
-        return (hw.fp32_mac_pj - hw.fp32_add_pj) * mult_factor + hw.fp32_add_pj
-    return hw.mult_pj_8x8 * bits.weights * bits.activations / 64 * mult_factor + hw.add_pj_32 * bits.accumulator / 32
+    add = hw.fp32_add_pj if bits.is_float else hw.add_pj_32 * bits.accumulator / 32
+    return mult_energy_pj(hw, bits, mult_factor) + add
 
 
 def _ops(shape: LayerShape) -> int:
@@ -175,10 +188,12 @@ def layer_energy(
     """Energy of one layer for one image (pure; cached on its arguments)."""
     density = weight_density if hw.skip_zeros else 1.0
     wb, ab, accb = bits.weights, bits.activations, bits.accumulator
-    mac_pj = shape.macs * density * mac_energy_pj(hw, bits, mult_factor) if shape.kind in ("conv", "linear") else 0.0
+    is_mac = shape.kind in ("conv", "linear")
+    mac_pj = shape.macs * density * mac_energy_pj(hw, bits, mult_factor) if is_mac else 0.0
+    mult_pj = shape.macs * density * mult_energy_pj(hw, bits, mult_factor) if is_mac else 0.0
     op_pj = _ops(shape) * _op_pj(hw, bits)
     words, pj = [], []
-    if shape.kind in ("conv", "linear"):
+    if is_mac:
         w, i, o = shape.weight_count * density, shape.input_count, shape.output_count
     else:
         w, i, o = _io(shape)
@@ -211,7 +226,7 @@ def layer_energy(
                 lo = max(o, macs / (level.reuse_outputs * win))
             words.append((level.name, round(lw + b + li + lo)))
             pj.append((level.name, (lw * wb + b * accb + (li + lo) * ab) * level.pj_per_bit))
-    return LayerEnergy(shape.name, shape.kind, shape.macs, mac_pj, sum(p for _, p in pj), tuple(words), tuple(pj), op_pj)
+    return LayerEnergy(shape.name, shape.kind, shape.macs, mac_pj, sum(p for _, p in pj), tuple(words), tuple(pj), op_pj, mult_pj)
 
 
 def _per_layer(value, name: str, default):  # noqa: ANN001, ANN202

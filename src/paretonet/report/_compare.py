@@ -29,7 +29,8 @@ from ._tables import TABLE_FORMATS, TextTable, check_format, render_table
 FORMATS = TABLE_FORMATS
 _WHERE = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*(x?)\s*$")
 # short names of the basic objectives: what a user types in --where / --front
-ALIASES = {"energy": "energy_pj@", "energy_mac": "energy_mac_pj@", "energy_data": "energy_data_pj@", "size": "size_bytes"}
+ALIASES = {"energy": "energy_pj@", "energy_mac": "energy_mac_pj@", "energy_mult": "energy_mult_pj@",
+           "energy_data": "energy_data_pj@", "size": "size_bytes"}
 
 
 # -- reading --------------------------------------------------------------------------------------

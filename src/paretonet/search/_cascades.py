@@ -29,10 +29,10 @@ _MEASURED = ("accuracy", "params", "size_bytes", "macs", "input_values")
 
 def cascade_objective_names(problem: Any) -> list[str]:  # noqa: ANN401
     """What a cascade can be measured on: refuse the others before any work."""
-    from ..evaluate import ENERGY_DATAFLOW, ENERGY_HARDWARE, energy_name
+    from ..evaluate import ENERGY_DATAFLOW, ENERGY_HARDWARE, ENERGY_PARTS, energy_name
 
     ok = {*_MEASURED, problem.budget.robust_objective, *(energy_name(ENERGY_HARDWARE, ENERGY_DATAFLOW, p)
-                                                        for p in ("", "mac", "data"))}
+                                                        for p in ENERGY_PARTS)}
     names = [s.name for s in (*problem.objectives, *problem.constraints)]
     missing = [n for n in names if n not in ok]
     if missing:

@@ -170,7 +170,8 @@ class TrainProblem:
 
     def _costs(self, model, names: list[str]) -> list:  # noqa: ANN001
         """Cost objectives of `model` as it is: the registry's, and energy on any hardware preset and dataflow."""
-        from ..evaluate import OBJECTIVES, energy_objective, evaluate_objectives, is_certified_objective, is_perturbed_objective
+        from ..evaluate import (OBJECTIVES, energy_objective, energy_part_of, evaluate_objectives, is_certified_objective,
+                                is_perturbed_objective)
 
         out = []
         for name in names:
@@ -178,8 +179,7 @@ class TrainProblem:
                 out.append(evaluate_objectives(model, self.dataset, (name,))[0])
             elif name.startswith("energy_"):
                 hw, dataflow = name.partition("@")[2].rsplit(":", 1)
-                part = next((p for p in ("mac", "data") if name.startswith(f"energy_{p}_")), "")
-                out.append(energy_objective(model, self.dataset.input_shape, hw, dataflow, part))
+                out.append(energy_objective(model, self.dataset.input_shape, hw, dataflow, energy_part_of(name)))
         return out
 
     # -- the genotype ------------------------------------------------------------------------------
