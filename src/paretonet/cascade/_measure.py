@@ -16,8 +16,9 @@ import torch
 
 from ..data import Dataset, Split
 from ..errors import ConfigError, check_float
-from ..evaluate import ENERGY_DATAFLOW, ENERGY_HARDWARE, ENERGY_OBJECTIVE, ENERGY_PARTS, energy_name, energy_objective, images_id, predict_logits
-from ..hw import count_macs, count_params, storage_bytes
+from ..evaluate import (ENERGY_DATAFLOW, ENERGY_HARDWARE, ENERGY_OBJECTIVE, ENERGY_PARTS, energy_name, energy_parts, images_id,
+                        predict_logits)
+from ..hw import count_macs, count_params, storage_bytes, variant_energy
 from ..records import Objective, per_image_accuracy
 from ._model import Cascade, confidence
 
@@ -49,7 +50,8 @@ def stage_costs(cascade: Cascade) -> list[StageCost]:
     shape = cascade.input_shape
     out = []
     for s in cascade.stages:
-        e = {f"energy_{p + '_' if p else ''}pj": energy_objective(s.model, shape, part=p).value for p in ENERGY_PARTS}
+        parts = energy_parts(variant_energy(s.model, shape, ENERGY_HARDWARE, ENERGY_DATAFLOW))
+        e = {f"energy_{p + '_' if p else ''}pj": v for p, v in parts.items()}
         out.append(StageCost(macs=float(count_macs(s.model, shape).total_macs), **e,
                              input_values=float(np.prod(shape)) / s.factor ** 2,
                              size_bytes=float(storage_bytes(s.model)), params=float(count_params(s.model))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from torch import nn
 
@@ -25,12 +26,20 @@ class EvalContext:
     model: nn.Module
     dataset: Dataset
 
+    @cached_property
+    def energy(self) -> EnergyEstimate:
+        """The model's energy on the records' hardware and dataflow: estimated once, read by each energy part."""
+        return variant_energy(self.model, self.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
+
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
 BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy", "energy_mac", "energy_mult", "energy_data")
 ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", DEFAULT_DATAFLOW
 ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
+# the total; multiply-accumulates of conv and linear layers; their multiplies alone (what an approximate multiplier
+# scales, as the approximate-computing literature reports it); data movement
+ENERGY_PARTS = ("", "mac", "mult", "data")
 
 
 @OBJECTIVES.register("accuracy")
@@ -54,24 +63,15 @@ def _macs(ctx: EvalContext) -> Objective:
     return Objective("macs", float(count_macs(ctx.model, ctx.dataset.input_shape).total_macs), "MACs", "min")
 
 
-@OBJECTIVES.register("energy")
-def _energy(ctx: EvalContext) -> Objective:
-    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW)
+def _energy_part(part: str) -> ObjectiveFn:
+    def fn(ctx: EvalContext) -> Objective:
+        return _part_objective(ctx.energy, ENERGY_HARDWARE, part)
+
+    return fn
 
 
-@OBJECTIVES.register("energy_mac")
-def _energy_mac(ctx: EvalContext) -> Objective:
-    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "mac")
-
-
-@OBJECTIVES.register("energy_mult")
-def _energy_mult(ctx: EvalContext) -> Objective:
-    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "mult")
-
-
-@OBJECTIVES.register("energy_data")
-def _energy_data(ctx: EvalContext) -> Objective:
-    return energy_objective(ctx.model, ctx.dataset.input_shape, ENERGY_HARDWARE, ENERGY_DATAFLOW, "data")
+for _part in ENERGY_PARTS:  # "energy", "energy_mac", "energy_mult", "energy_data"
+    OBJECTIVES.add(f"energy_{_part}" if _part else "energy", _energy_part(_part))
 
 
 @OBJECTIVES.register("latency_ms@cpu")
@@ -80,11 +80,6 @@ def _latency_cpu(ctx: EvalContext) -> Objective:
     from ..hw import measure_cpu_latency
 
     return Objective("latency_ms@cpu", measure_cpu_latency(ctx.model, ctx.dataset.input_shape).median_ms, "ms", "min")
-
-
-# the total; multiply-accumulates of conv and linear layers; their multiplies alone (what an approximate multiplier
-# scales, as the approximate-computing literature reports it); data movement
-ENERGY_PARTS = ("", "mac", "mult", "data")
 
 
 def energy_name(hw: Hardware | str, dataflow: str, part: str = "") -> str:
@@ -98,9 +93,11 @@ def energy_objective(model: nn.Module, input_shape: tuple[int, int, int], hw: Ha
                      dataflow: str = ENERGY_DATAFLOW, part: str = "") -> Objective:
     """The model's energy as it is (bit widths, zero weights, multiplier power) on `hw` with `dataflow`: the
     total, or one part of it (ENERGY_PARTS)."""
-    e = variant_energy(model, input_shape, hw, dataflow)
-    value = energy_parts(e)[part]
-    return Objective(energy_name(hw, dataflow, part), value, hardware(hw).unit, "min")
+    return _part_objective(variant_energy(model, input_shape, hw, dataflow), hw, part)
+
+
+def _part_objective(e: EnergyEstimate, hw: Hardware | str, part: str) -> Objective:
+    return Objective(energy_name(hw, e.dataflow, part), energy_parts(e)[part], hardware(hw).unit, "min")
 
 
 def energy_parts(e: EnergyEstimate) -> dict[str, float]:
@@ -153,9 +150,10 @@ def priced_objectives(model: nn.Module, dataset: Dataset, names: Sequence[str] =
     """evaluate_objectives, except that the MAC count and energy of a model with an operation the cost models
     cannot price (a user's LSTM) are left out, absent rather than wrong; the reason is returned with the rest."""
     objectives, reasons = [], []
-    for name in names:
+    ctx = EvalContext(model, dataset)
+    for name, fn in zip(names, _objective_fns(names)):
         try:
-            objectives += evaluate_objectives(model, dataset, (name,))
+            objectives.append(fn(ctx))
         except ArchitectureError as e:
             if not (name == "macs" or name.startswith("energy")):
                 raise
@@ -168,11 +166,16 @@ def evaluate_objectives(model: nn.Module, dataset: Dataset,
     """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`:
     the registry's, accuracy under any computation noise or fault model named as its objective, and certified
     accuracy by randomized smoothing or interval bounds."""
+    fns = _objective_fns(names)
+    ctx = EvalContext(model, dataset)
+    return tuple(fn(ctx) for fn in fns)
+
+
+def _objective_fns(names: Sequence[str]) -> list[ObjectiveFn]:
+    """The function of each name; an unknown name fails here, before any work."""
     from ._certify import is_certified_objective
     from ._faults import is_perturbed_objective
 
-    fns = [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n)
-           else _certified(n) if n not in OBJECTIVES and is_certified_objective(n)
-           else OBJECTIVES.get(n) for n in names]  # unknown names fail before any work
-    ctx = EvalContext(model, dataset)
-    return tuple(fn(ctx) for fn in fns)
+    return [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n)
+            else _certified(n) if n not in OBJECTIVES and is_certified_objective(n)
+            else OBJECTIVES.get(n) for n in names]
