@@ -14,7 +14,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from paretonet import Architecture, DataConfig, TrainConfig, build_model, load_dataset, train
+from paretonet import Architecture, DataConfig, TrainConfig, build_model, load_dataset
+from paretonet.train import train
 
 
 def bare_loop(model, x, y, epochs, batch_size, lr, seed):

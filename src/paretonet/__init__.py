@@ -1,35 +1,23 @@
-"""paretonet: pick image-classification CNNs on accuracy, robustness, size and energy at once."""
+"""paretonet: pick image-classification CNNs on accuracy, robustness, size and energy at once.
+
+The names below load on first use (Optuna's habit), so `import paretonet` and `paretonet --help` cost no torch.
+"""
 
 from __future__ import annotations
 
-from ._version import __version__
-from .data import DataConfig, Dataset, load_dataset
-from .errors import ParetonetError
-from .modelfile import ModelMeta, load_model, save_model
-from .pipeline import TrainedModel, train_architecture
-from .records import Objective, Record
-from .spaces import SPACES, Architecture, build_model, mutate_architecture, sample_architecture
-from .train import TrainConfig, TrainResult, train
+from ._lazy import lazy_exports
+from ._version import __version__  # noqa: F401 (in __all__)
+from .errors import ParetonetError  # noqa: F401 (in __all__)
 
-__all__ = [
-    "SPACES",
-    "Architecture",
-    "DataConfig",
-    "Dataset",
-    "ModelMeta",
-    "Objective",
-    "ParetonetError",
-    "Record",
-    "TrainConfig",
-    "TrainResult",
-    "TrainedModel",
-    "__version__",
-    "build_model",
-    "load_dataset",
-    "load_model",
-    "mutate_architecture",
-    "sample_architecture",
-    "save_model",
-    "train",
-    "train_architecture",
-]
+_WHERE = {
+    "DataConfig": ".data", "Dataset": ".data", "load_dataset": ".data",
+    "ModelMeta": ".modelfile", "load_model": ".modelfile", "save_model": ".modelfile",
+    "TrainedModel": ".pipeline", "train_architecture": ".pipeline",
+    "Objective": ".records", "Record": ".records",
+    "SPACES": ".spaces", "Architecture": ".spaces", "build_model": ".spaces", "mutate_architecture": ".spaces",
+    "sample_architecture": ".spaces",
+    "TrainConfig": ".train", "TrainResult": ".train",  # the loop itself: paretonet.train.train (the subpackage owns the name)
+}
+
+__all__ = sorted([*_WHERE, "ParetonetError", "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _WHERE)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, ParetonetError
+from .records.names import DEFAULT_HARDWARE
 from .hw import (DEFAULT_DATAFLOW, FLOAT32, DeviceData, DeviceModel, EnergyEstimate, Hardware, LayerBits, Network, describe,
                  estimate_energy, fit_networks, grouped_total_pj)
 from .spaces import Architecture
@@ -23,7 +24,7 @@ def _arch(arch: Architecture | str) -> Architecture:
     return arch if isinstance(arch, Architecture) else Architecture.parse(arch)
 
 
-def architecture_energy(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = DEFAULT_DATAFLOW,
+def architecture_energy(arch: Architecture | str, hw: Hardware | str = DEFAULT_HARDWARE, dataflow: str = DEFAULT_DATAFLOW,
                         input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
                         bits: LayerBits = FLOAT32) -> EnergyEstimate:
     """Per-layer energy of the architecture's network for this input shape and class count."""
@@ -32,7 +33,7 @@ def architecture_energy(arch: Architecture | str, hw: Hardware | str = "horowitz
     return estimate_energy(shapes, hw, dataflow, bits=bits)
 
 
-def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = "horowitz45", dataflow: str = DEFAULT_DATAFLOW,
+def architecture_total_energy_pj(arch: Architecture | str, hw: Hardware | str = DEFAULT_HARDWARE, dataflow: str = DEFAULT_DATAFLOW,
                                  input_shape: tuple[int, int, int] = (3, 32, 32), n_classes: int = 10,
                                  bits: LayerBits = FLOAT32) -> float:
     """architecture_energy(...).total_pj from cached sums of the space's repeated parts: the search's inner loop."""

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ._build import BenchStore, BuildConfig, bench_of_records, build_bench, evaluate_architecture, plan_architectures
-from ._nb201 import ATTACK_COLUMNS, DEFAULT_EPS, PROXY_COLUMNS, load_jung, load_nb201_cifar10, target_names
+from ._devices import DeviceFitJob, fit_device_model
+from ._nb201 import ATTACK_COLUMNS, default_shared_nb201, DEFAULT_EPS, PROXY_COLUMNS, load_jung, load_nb201_cifar10, target_names
 from ._table import Bench, is_target, read_bench_csv
-
-
-def default_shared_nb201() -> Path:
-    """../shared/nb201 next to the checkout, or PARETONET_NB201 if set."""
-    env = os.environ.get("PARETONET_NB201")
-    return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "nb201"
 
 
 def with_device_models(bench: Bench, models: list) -> Bench:
@@ -23,6 +17,9 @@ def with_device_models(bench: Bench, models: list) -> Bench:
     if not models:
         return bench
     from ..analytic import device_costs
+    from ..hw import DeviceModel
+
+    models = [m if isinstance(m, DeviceModel) else DeviceModel.load(m) for m in models]  # objects or their files
 
     columns = dict(bench.columns)
     for m in models:
@@ -56,5 +53,5 @@ def open_bench(spec: str, eps: float = DEFAULT_EPS, dataset: str = "cifar10") ->
 
 
 __all__ = ["ATTACK_COLUMNS", "DEFAULT_EPS", "PROXY_COLUMNS", "Bench", "BenchStore", "BuildConfig", "bench_of_records",
-           "build_bench", "default_shared_nb201", "with_device_models", "evaluate_architecture", "is_target", "load_jung",
+           "build_bench", "DeviceFitJob", "fit_device_model", "default_shared_nb201", "with_device_models", "evaluate_architecture", "is_target", "load_jung",
            "load_nb201_cifar10", "open_bench", "plan_architectures", "read_bench_csv", "target_names"]

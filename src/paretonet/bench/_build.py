@@ -94,7 +94,7 @@ def evaluate_architecture(arch: str, cfg: BuildConfig) -> Record:
     from ..pipeline import train_architecture
     from ..proxies import ALL_PROXIES, compute_proxies
     from ..train import TrainConfig
-    from ..variant import select_images
+    from ..data import select_images
 
     torch.set_num_threads(1)  # one process per core
     data = _dataset(cfg.dataset, cfg.data_dir)

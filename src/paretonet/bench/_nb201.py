@@ -13,14 +13,21 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, check_float
-from ..records import min_over_attacks_name, robust_name
+from ..records.names import device_name, min_over_attacks_name, robust_name
 from ..spaces.nb201 import NB201Space
 from ._table import Bench
+
+
+def default_shared_nb201() -> Path:
+    """../shared/nb201 next to the checkout, or PARETONET_NB201 if set."""
+    env = os.environ.get("PARETONET_NB201")
+    return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "nb201"
 
 # attack as paretonet names it -> column / key prefix in the published data
 ATTACK_COLUMNS = {"apgd-ce": "aa_apgd-ce", "square": "aa_square", "fgsm": "fgsm", "pgd": "pgd"}
@@ -66,7 +73,7 @@ def device_columns(root: Path) -> dict[str, dict[str, float]]:
     if not path.is_file():
         return {}
     rows = _read(path)
-    names = {c: ("latency_ms@" if c.endswith("_latency") else "energy_mj@") + c.rpartition("_")[0]
+    names = {c: device_name(*(("latency", "ms") if c.endswith("_latency") else ("energy", "mJ")), c.rpartition("_")[0])
              for c in rows[0] if c != "net"} if rows else {}
     # -1 marks a cell a device has no measurement for (HW-NAS-Bench's Edge TPU): missing, not a cost
     return {r["net"]: {names[c]: float(v) for c, v in r.items() if c != "net" and v != "" and float(v) != -1.0}

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..records.names import ObjectiveName
 
 
 
 def is_target(column: str) -> bool:
     """Clean and robust accuracies: what the predictor predicts and the search optimizes."""
-    return column == "accuracy" or column.startswith("robust_accuracy@")
+    return column == "accuracy" or ObjectiveName.parse(column).quantity == "robust_accuracy"
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,11 @@ class StageCost:
     size_bytes: float
     params: float
 
+    def energy(self, part: str = "") -> float:
+        """The energy per image of one part of ENERGY_PARTS ('' the total)."""
+        return {"": self.energy_pj, "mac": self.energy_mac_pj, "mult": self.energy_mult_pj,
+                "data": self.energy_data_pj}[part]
+
 
 @dataclass(frozen=True)
 class CascadePoint:
@@ -51,8 +56,8 @@ def stage_costs(cascade: Cascade) -> list[StageCost]:
     out = []
     for s in cascade.stages:
         parts = energy_parts(variant_energy(s.model, shape, ENERGY_HARDWARE, ENERGY_DATAFLOW))
-        e = {f"energy_{p + '_' if p else ''}pj": v for p, v in parts.items()}
-        out.append(StageCost(macs=float(count_macs(s.model, shape).total_macs), **e,
+        out.append(StageCost(macs=float(count_macs(s.model, shape).total_macs), energy_pj=parts[""],
+                             energy_mac_pj=parts["mac"], energy_mult_pj=parts["mult"], energy_data_pj=parts["data"],
                              input_values=float(np.prod(shape)) / s.factor ** 2,
                              size_bytes=float(storage_bytes(s.model)), params=float(count_params(s.model))))
     return out
@@ -140,7 +145,7 @@ def cascade_objectives(cascade: Cascade, dataset: Dataset) -> tuple[tuple[Object
         Objective("macs", p.macs, "MACs", "min"),
         Objective(ENERGY_OBJECTIVE, p.energy_pj, "pJ", "min"),
         *(Objective(energy_name(ENERGY_HARDWARE, ENERGY_DATAFLOW, part),
-                    sum(r * getattr(c, f"energy_{part}_pj") for r, c in zip(reached, costs)), "pJ", "min")
+                    sum(r * c.energy(part) for r, c in zip(reached, costs)), "pJ", "min")
           for part in ENERGY_PARTS if part),
         Objective("input_values", p.input_values, "count", "min"),
     )

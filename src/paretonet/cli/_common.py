@@ -5,20 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich import table as rich_table
 
 from ..errors import ConfigError
-from ..records import Objective, Record
-from ..report._tables import check_format  # noqa: F401 (every table command checks its --format first)
+
+if TYPE_CHECKING:  # records load numpy: not on the way to --help
+    from ..records import Objective, Record
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no rich tables that cut option names with "…" off a terminal
+    # not a terminal (a pipe, a file): help lines as long as they are, so no command's summary is cut with "..."
+    context_settings={} if sys.stdout.isatty() else {"terminal_width": 10_000, "max_content_width": 10_000},
     help="Pick image-classification CNNs on accuracy, robustness, size and energy.",
 )
 # Not a terminal (a pipe, a file, CI): so wide that no table is ever cut or wrapped.
@@ -48,6 +52,13 @@ def text_table(t: rich_table.Table):  # noqa: ANN201
     return TextTable(plain(t.title) if t.title else "", tuple(plain(col.header) for col in t.columns),
                      tuple(tuple(col[i] for col in cells) for i in range(t.row_count)),
                      tuple(col.justify == "right" for col in t.columns))
+
+
+def check_format(fmt: str) -> None:
+    """--format names a table format (every table command checks it first, before any work)."""
+    from ..report import check_format as check
+
+    check(fmt)
 
 
 def show(t: rich_table.Table, fmt: str = "table") -> None:

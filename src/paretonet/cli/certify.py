@@ -47,66 +47,33 @@ def certify_cmd(
 ) -> None:
     """Randomized smoothing (L2, any model) and interval bound propagation (Linf, float models): certified accuracy,
     a lower bound of robust accuracy, beside the attacks' upper bound at the same eps. One Record."""
-    from ..evaluate import (
-        RobustnessConfig,
-        SmoothingConfig,
-        certify_smoothing,
-        evaluate_objectives,
-        evaluate_robustness,
-        ibp_certified,
-        images_id,
-        predict_logits,
-    )
-    from ..layers import has_gradient_free_layers
-    from ..pipeline import load_for_eval
-    from ..records import Record, eps_label, per_image_accuracy, versions
-    from ..variant import select_images
+    from ..pipeline import CertifyJob, RobustnessConfig, SavedModel, SmoothingConfig, run_certify
 
     check_format(fmt)
     rs = numbers("--radii", radii, float, "0,0.25,0.5")
-    if min(rs) < 0:
-        raise ConfigError(f"--radii: got {min(rs):g}, expected radii >= 0")
-    if not 0.0 <= eps <= 1.0:
+    if not 0.0 <= eps <= 1.0:  # named as the option before the attacks' config names it 'eps'
         raise ConfigError(f"--eps: got {eps:g}, expected a number in [0, 1]")
-    cfg = SmoothingConfig(sigma=sigma, n0=n0, n=n, alpha=alpha, seed=seed)
-    net, meta, data = load_for_eval(model, None, data_dir, 0)
-    x, y = select_images(data, images, seed)
-    objectives = list(evaluate_objectives(net, data, ("accuracy",)))
-    budgets: dict = {"test_images": len(data.test), "certify_images": len(x)}
-    sm = certify_smoothing(net, x, y, cfg)
-    objectives += [per_image_accuracy(f"certified_accuracy@smoothing:l2:{eps_label(r)}", sm.certified(r), sm.images_id)
-                   for r in rs]
-    budgets.update({"smoothing_sigma": sigma, "smoothing_n0": n0, "smoothing_n": n, "smoothing_alpha": alpha,
-                    "smoothing_seed": seed, "smoothing_abstentions": sm.abstentions})
-    st = Table(title=f"randomized smoothing, sigma {sigma:g}, n {n:,}, alpha {alpha:g}: {len(x)} images, "
-                     f"{sm.abstentions} abstained")
+    job = CertifyJob(radii=rs, smoothing=SmoothingConfig(sigma=sigma, n0=n0, n=n, alpha=alpha, seed=seed), eps=eps,
+                     attacks=None if no_robust else RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries),
+                     images=images, seed=seed)
+    [rec] = run_certify(SavedModel(path=model, data_dir=data_dir), job)
+    b, n_images = rec.budgets, rec.budgets["certify_images"]
+    st = Table(title=f"randomized smoothing, sigma {sigma:g}, n {n:,}, alpha {alpha:g}: {n_images} images, "
+                     f"{b['smoothing_abstentions']} abstained")
     for col in ("L2 radius", "certified accuracy"):
         st.add_column(col, justify="right")
-    for r, o in zip(rs, objectives[1:]):
+    for r, o in zip(rs, rec.objectives[1:]):
         st.add_row(f"{r:g}", f"{o.value:.4f}")
     show(st, fmt)
-    lt = Table(title=f"Linf eps {eps:g} on the same {len(x)} images: certified (a lower bound) <= robust under attack "
+    lt = Table(title=f"Linf eps {eps:g} on the same {n_images} images: certified (a lower bound) <= robust under attack "
                      "(an upper bound) <= clean")
     for col in ("bound", "objective", "accuracy"):
         lt.add_column(col, justify="right" if col == "accuracy" else "left")
-    if has_gradient_free_layers(net):
-        say("note: interval bounds need the float model (quantized or approximate layers have none): IBP skipped", fmt)
-    else:
-        try:
-            ibp = per_image_accuracy(f"certified_accuracy@ibp:linf:{eps_label(eps)}", ibp_certified(net, x, y, eps),
-                                     images_id(x, y))
-        except ConfigError as e:  # a module interval bounds do not know (a user's residual block): said, not fatal
-            say(f"note: {e}; IBP skipped", fmt)
-        else:
-            objectives.append(ibp)
-            lt.add_row("certified (IBP)", ibp.name, f"{ibp.value:.4f}")
-    if not no_robust:
-        r = evaluate_robustness(net, x, y, RobustnessConfig(eps=eps, preset=preset, seed=seed, queries=queries))
-        objectives.append(r.objective())
-        budgets.update(r.budgets())
-        lt.add_row("attacks", objectives[-1].name, f"{objectives[-1].value:.4f}")
-    clean = float((predict_logits(net, x).argmax(1) == y).double().mean())
-    lt.add_row("clean", "accuracy on these images", f"{clean:.4f}")
+    if "ibp_skipped" in rec.details:
+        say(f"note: {rec.details['ibp_skipped']}; IBP skipped", fmt)
+    bounds = ([] if "ibp_skipped" in rec.details else ["certified (IBP)"]) + ([] if no_robust else ["attacks"])
+    for bound, o in zip(bounds, rec.objectives[1 + len(rs):]):
+        lt.add_row(bound, o.name, f"{o.value:.4f}")
+    lt.add_row("clean", "accuracy on these images", f"{rec.details['clean_accuracy_on_images']:.4f}")
     show(lt, fmt)
-    write_records(output, [Record(meta.architecture, data.name, meta.seed, tuple(objectives), variant=meta.variant,
-                                  budgets=budgets, versions=versions())])
+    write_records(output, [rec])

@@ -7,13 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
 from ._common import FormatOpt, OutputOpt, SeedOpt, Table, app, check_format, out, parse_shape, say, show, write_records
 
 device_app = typer.Typer(no_args_is_help=True, help="Device models: a device's latency or energy fitted from measured networks.")
 app.add_typer(device_app, name="device")
 
-HW_NAS_BENCH = "hw_devices_cifar100.csv"
+HW_NAS_BENCH = "hw_devices_cifar100.csv"  # the file `--column` reads (bench.fit_device_model)
 ShapeOpt = Annotated[str, typer.Option(help="Input (channels,height,width) the networks are built for.")]
 ClassesOpt = Annotated[int, typer.Option(help="Classes of the networks' classifier.")]
 
@@ -35,31 +34,11 @@ def fit_cmd(
 ) -> None:
     """Fit a device model on measured networks and save it; prints the cross-validated scores."""
     check_format(fmt)
-    from ..analytic import fit_device, read_calibration
-    from ..bench import default_shared_nb201
-    from ..hw import QUANTITIES, DeviceData
+    from ..bench import DeviceFitJob, fit_device_model
 
-    if (column is None) == (csv is None):
-        raise ConfigError("--column / --csv: give exactly one (a HW-NAS-Bench column, or your own CSV with --cost)")
-    if quantity is not None and quantity not in QUANTITIES:  # options first, before any file is read
-        raise ConfigError(f"--quantity: got {quantity!r}, expected one of {', '.join(QUANTITIES)}")
-    if train < 0:
-        raise ConfigError(f"--train: got {train}, expected 0 (all) or a positive number of networks")
-    if column is not None:
-        data = read_calibration(default_shared_nb201() / HW_NAS_BENCH, column, missing=-1.0)  # -1: not measured
-        device, _, kind = column.rpartition("_")
-    else:
-        if cost is None:
-            raise ConfigError("--cost: --csv needs the name of its cost column")
-        data = read_calibration(csv, cost)
-        device, kind = (name or Path(csv).stem), (quantity or "latency")
-    quantity = quantity or kind
-    if 0 < train < len(data.costs):
-        import numpy as np
-
-        keep = np.sort(np.random.default_rng(seed).choice(len(data.costs), train, replace=False))
-        data = DeviceData(tuple(data.architectures[i] for i in keep), data.costs[keep], f"{data.source} (sample of {train}, seed {seed})")
-    fitted = fit_device(name or device, quantity, data, model, seed=seed, input_shape=parse_shape(input_shape), n_classes=classes)
+    fitted = fit_device_model(DeviceFitJob(column=column, csv=csv, cost=cost, name=name, quantity=quantity, model=model,
+                                           train=train, input_shape=parse_shape(input_shape), n_classes=classes,
+                                           seed=seed))
     fitted.save(output)
     t = Table(title=f"{fitted.objective}: {fitted.data['rows']} networks from {fitted.data['source']} "
                     f"(sha256 {fitted.data['sha256'][:12]}), 5-fold cross-validation")
@@ -80,22 +59,16 @@ def predict_cmd(
 ) -> None:
     """The device model's cost of each architecture, as Records."""
     check_format(fmt)
-    from ..analytic import device_costs, parse_architecture
-    from ..hw import DeviceModel
-    from ..records import Objective, Record, versions
+    from ..pipeline import device_predictions
 
-    fitted = DeviceModel.load(device_file)
-    archs = [parse_architecture(a) for a in architectures]
-    values = device_costs(fitted, archs)
-    t = Table(title=f"{fitted.objective} (model {fitted.model}, fitted on {fitted.data.get('source')})")
+    records = device_predictions(device_file, architectures)
+    fitted = records[0].details["fitted_model"]
+    t = Table(title=f"{fitted['objective']} (model {records[0].details['model']}, fitted on "
+                    f"{records[0].budgets['fitted_on'].get('source')})")
     t.add_column("architecture")
-    t.add_column(f"{fitted.quantity} ({fitted.unit})", justify="right")
-    records = []
-    for a, v in zip(archs, values):
-        t.add_row(a, f"{v:.4g}")
-        records.append(Record(a, "", 0, (Objective(fitted.objective, float(v), fitted.unit, "min"),),
-                              budgets={"device_model": str(device_file), "fitted_on": fitted.data},
-                              versions=versions(), details={"model": fitted.model, "input_shape": list(fitted.input_shape)}))
+    t.add_column(f"{fitted['quantity']} ({fitted['unit']})", justify="right")
+    for r in records:
+        t.add_row(r.architecture, f"{r.objectives[0].value:.4g}")
     show(t, fmt)
     write_records(output, records)
 
@@ -113,19 +86,12 @@ def measure_cmd(
     """Measure latency_ms@cpu of sampled networks on this machine: calibration data for `device fit --csv`."""
     import csv as csv_module
 
-    from ..hw import measure_cpu_latency
-    from ..spaces import sample_architecture
+    from ..pipeline import cpu_latencies
 
-    if n < 1:
-        raise ConfigError(f"--n: got {n}, expected at least 1")
-    shape = parse_shape(input_shape)
-    rows, first = [], None
-    for i in range(n):
-        arch = sample_architecture(space, seed + i, shape)
-        lat = measure_cpu_latency(arch.build(shape, classes), shape, min_run_time_s=min_run_time)
-        first = first or lat
-        rows.append((str(arch), lat.median_ms))
-        out.print(f"[{i + 1}/{n}] {lat.median_ms:.4g} ms  {arch}", highlight=False, soft_wrap=True)
+    def shown(i: int, ms: float, arch: str) -> None:
+        out.print(f"[{i + 1}/{n}] {ms:.4g} ms  {arch}", highlight=False, soft_wrap=True)
+
+    rows, first = cpu_latencies(space, n, parse_shape(input_shape), classes, min_run_time, seed, shown)
     with output.open("w", newline="") as f:
         w = csv_module.writer(f)
         w.writerow(["architecture", "latency_ms"])

@@ -10,10 +10,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
+from ..records.run_folder import RunFolder
 from ._common import DataDirOpt, FormatOpt, Table, app, check_format, err, names, out, say, show
 
 TABLE_OBJECTIVES = "accuracy,robust_accuracy@apgd-ce:1/255,proxy_flops"
-TRAIN_OBJECTIVES = "accuracy,{robust},energy_pj@horowitz45:hierarchy,size_bytes"
+TRAIN_OBJECTIVES = "accuracy,{robust},energy,size_bytes"
 
 
 def _floats(option: str, text: str) -> tuple[float, ...]:
@@ -68,16 +69,16 @@ def search_cmd(
     check_format(fmt)
     from ..bench import open_bench
     from ..search import (Guidance, GuidedProposer, HardwareChoices, SearchConfig, TableProblem, TrainBudget,
-                          TrainProblem, mask_url, open_study)
-    from ..search._results import write_curves, write_results
+                          TrainProblem, mask_url, open_study, write_curves, write_results)
 
     if worker and storage is None:
         raise ConfigError("--worker: joining a study needs --storage URL (the database the other workers use)")
+    folder = RunFolder(output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output: {output} exists and is not a folder")
     trials = trials if trials is not None else (300 if bench else 20)
     config = SearchConfig(trials=trials, sampler=sampler, predictor=predictor, seed=seed, study=study,
-                          storage=storage or f"sqlite:///{output / 'study.db'}",
+                          storage=storage or folder.study_url,
                           guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))))
     constraint_list = tuple(constraints or ())
     if device and bench is None:
@@ -85,9 +86,8 @@ def search_cmd(
                           "variants (bits, multipliers, pruning) are not what it was fitted on")
     if bench is not None:
         from ..bench import with_device_models
-        from ..hw import DeviceModel
 
-        table = with_device_models(open_bench(bench), [DeviceModel.load(f) for f in device or ()])
+        table = with_device_models(open_bench(bench), list(device or ()))
         problem = TableProblem.from_names(table, names(objectives or TABLE_OBJECTIVES), constraint_list)
         what = f"{len(problem.rows)} architectures in {problem.bench.name}"
     else:
@@ -109,7 +109,7 @@ def search_cmd(
         raise ConfigError("--cascades: a table has no models to chain; cascades need the train evaluator")
     if not 0.0 <= cascade_drop <= 1.0:
         raise ConfigError(f"--cascade-drop: got {cascade_drop:g}, expected a number in [0, 1]")
-    output.mkdir(parents=True, exist_ok=True)
+    folder.create()
     err.print(f"study {study!r} in {mask_url(config.storage)}: {trials} trials, sampler {sampler}, "
               f"predictor {'on' if predictor else 'off'}; {what}")
     open_study(problem, config, create=not worker)  # an unreachable database fails now, before any work
@@ -120,23 +120,19 @@ def search_cmd(
     result = _run_with_progress(problem, config, worker, proposer)
     command = " ".join(shlex.quote(a) for a in ["paretonet", *sys.argv[1:]])
     study_obj = open_study(problem, config, create=False)
-    front = write_results(output, problem, config, result, study_obj, command, proposer)
+    front = write_results(folder, problem, config, result, study_obj, command, proposer)
     if cascades and front:
         from ..search import add_cascades
 
         err.print("combining front members into cascades ...")
-        measured, front = add_cascades(output, problem, front, cascade_drop)
+        measured, front = add_cascades(folder, problem, cascade_drop)
         err.print(f"{len(measured)} cascades measured ({output / 'cascades.csv'}); the non-dominated ones joined the front, "
                   "the trials they dominate left it")
-    _print_front(problem, result, output, fmt)
+    _print_front(problem, result, folder, fmt)
     if report:
         if isinstance(problem, TrainProblem) and front:
             err.print("measuring robustness and noise curves of front members ...")
-            import csv
-
-            with (output / "front.csv").open() as f:
-                models = [row["model"] for row in csv.DictReader(f)]
-            write_curves(output, problem, front, models)
+            write_curves(folder, problem)
         from ..report import write_report
 
         path = write_report(output)
@@ -167,11 +163,9 @@ def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN2
         return run_search(problem, config, on_progress, worker=worker, proposer=proposer)
 
 
-def _print_front(problem, result, output: Path, fmt: str) -> None:  # noqa: ANN001
-    import csv
-
-    with (output / "front.csv").open() as f:
-        rows = list(csv.DictReader(f))
+def _print_front(problem, result, folder, fmt: str) -> None:  # noqa: ANN001
+    rows = folder.front_rows()
+    output = folder.path
     ref = tuple(float(v) for v in problem.reference_point)
     chained = sum(r["trial"].startswith("cascade") for r in rows)
     t = Table(title=f"Pareto front: {len(rows) - chained} of {len(result.trials)} trials"

@@ -23,9 +23,8 @@ def spaces_cmd(
 ) -> None:
     """List search spaces, or show architectures with their parameter and MAC counts (one Record each)."""
     check_format(fmt)
-    from ..hw import count_macs, count_params, layer_names, profile_layers
-    from ..records import Objective, Record, versions
-    from ..spaces import SPACES, Architecture, build_model, sample_architecture
+    from ..pipeline import space_members
+    from ..spaces import SPACES, Architecture, sample_architecture
 
     shape = parse_shape(input_shape)
     if space is None:
@@ -44,18 +43,7 @@ def spaces_cmd(
     archs += [sample_architecture(space, seed + i, shape) for i in range(sample)]
     if not archs:
         archs = [Architecture.parse(name, space=space) for name in SPACES.get(space).named]
-    records = []
-    for a in archs:
-        model = build_model(a, shape, classes)
-        readable = layer_names(model)
-        layers = [{"name": readable[p.name], "module": p.name, "kind": p.kind, "out_shape": list(p.out_shape),
-                   "params": p.params, "macs": p.macs}
-                  for p in profile_layers(model, shape) if p.kind in ("conv", "linear")]
-        objectives = (Objective("params", float(count_params(model)), "count", "min"),
-                      Objective("macs", float(count_macs(model, shape).total_macs), "MACs", "min"))
-        # counts of the untrained network: no dataset, only the input shape and class count it was built for
-        records.append(Record(str(a), "", 0, objectives, budgets={"input_shape": list(shape), "n_classes": classes},
-                              versions=versions(), details={"layers": layers}))
+    records = space_members(archs, shape, classes)  # untrained: no dataset, only the input shape and class count
     t = Table(title=f"{space} architectures for input {shape}, {classes} classes")
     for col in ("architecture", "params", "MACs"):
         t.add_column(col, justify="left" if col == "architecture" else "right", overflow="fold")

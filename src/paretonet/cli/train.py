@@ -65,9 +65,8 @@ def train_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..data import DataConfig, load_dataset
-    from ..modelfile import ModelMeta, save_model
-    from ..pipeline import train_architecture
-    from ..train import Recipe, TrainConfig
+    from ..modelfile import model_paths
+    from ..pipeline import Recipe, TrainConfig, TrainJob, run_train
 
     given = {"eps": ("--eps", eps), "steps": ("--attack-steps", attack_steps), "beta": ("--beta", beta),
              "noise": ("--noise", noise), "bits": ("--qat-bits", qat_bits)}
@@ -94,18 +93,14 @@ def train_cmd(
             info = f"loss {s.train_loss:.4f}" + (f"  val {s.val_accuracy:.4f}" if s.val_accuracy is not None else "")
             progress.update(task, advance=1, epoch=s.epoch, info=info)
 
-        trained = train_architecture(a, data, config, on_epoch=on_epoch)
-    rec, res = trained.record, trained.result
+        [rec] = run_train(TrainJob(arch=a, data=data, config=config, save=save), on_epoch=on_epoch)
     show(objective_table(f"{a.space} on {data.name}, seed {seed}", rec.objectives), fmt)
-    if res.history:
-        last = res.history[-1]
-        say(f"epochs run {res.epochs_run}, best validation epoch {res.best_epoch}, "
-                  f"final train loss {last.train_loss:.4f}, {res.seconds:.1f} s", fmt)
+    history = rec.details["history"]
+    if history:
+        say(f"epochs run {rec.budgets['epochs_run']}, best validation epoch {rec.budgets['best_epoch']}, "
+            f"final train loss {history[-1]['train_loss']:.4f}, {rec.details['seconds']:.1f} s", fmt)
     if save is not None:
-        meta = ModelMeta(architecture=str(a), input_shape=data.input_shape, n_classes=data.n_classes,
-                         dataset=data.name, seed=seed, variant=rec.variant, metrics={o.name: o.value for o in rec.objectives},
-                         train_config=config.to_dict())
-        paths = save_model(save, trained.model, meta)
+        paths = model_paths(save)
         err.print(f"saved {paths[0]} and {paths[1]}")
     write_records(output, [rec])
 
@@ -127,18 +122,11 @@ def evaluate_cmd(
 ) -> None:
     """Measure the objectives of a saved model (any variant) on a dataset's test split."""
     check_format(fmt)
-    from ..evaluate import evaluate_objectives, priced_objectives
-    from ..pipeline import load_quantized
-    from ..records import Record, versions
+    from ..pipeline import MeasureConfig, SavedModel, run_measure
 
-    net, meta, data, variant = load_quantized(model, bits, dataset, data_dir, split_seed)
-    objectives, unpriced = priced_objectives(net, data)
-    if unpriced:
-        say(f"note: {unpriced}", fmt)
-    if latency:
-        objectives += evaluate_objectives(net, data, ("latency_ms@cpu",))
-    rec = Record(meta.architecture, data.name, meta.seed, objectives, variant=str(variant),
-                 budgets={"test_images": len(data.test), "split_seed": split_seed, "eval_seed": seed},
-                 versions=versions())
-    show(objective_table(f"{meta.architecture} {str(variant) or '(as trained)'} on {data.name}", objectives), fmt)
+    [rec] = run_measure(SavedModel(path=model, bits=bits, dataset=dataset, data_dir=data_dir, split_seed=split_seed),
+                        MeasureConfig(latency=latency, seed=seed))
+    if "unpriced" in rec.details:
+        say(f"note: {rec.details['unpriced']}", fmt)
+    show(objective_table(f"{rec.architecture} {rec.variant or '(as trained)'} on {rec.dataset}", rec.objectives), fmt)
     write_records(output, [rec])

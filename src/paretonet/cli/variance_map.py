@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
 from ._common import DataDirOpt, FormatOpt, ImagesOpt, ModelArg, SeedOpt, Table, app, check_format, err, show, write_json
 
 
@@ -26,27 +25,14 @@ def variance_map_cmd(
 ) -> None:
     """Variance of every conv/linear output over noisy copies of test images: per-layer numbers, and the maps
     (channels x positions) as an HTML page, two models side by side with --compare."""
-    from ..evaluate import variance_maps
-    from ..pipeline import load_for_eval
+    from ..pipeline import variance_map_job
     from ..report import write_variance_page
-    from ..variant import select_images
 
     check_format(fmt)
-    if sigma < 0:
-        raise ConfigError(f"--sigma: got {sigma:g}, expected a number >= 0")
-    if draws < 2:
-        raise ConfigError(f"--draws: got {draws}, expected an integer >= 2 (a variance needs two draws)")
     paths = [model] + ([compare] if compare is not None else [])
-    loaded = [load_for_eval(p, None, data_dir, 0) for p in paths]
-    data = loaded[0][2]
-    if compare is not None and loaded[1][1].dataset != loaded[0][1].dataset:
-        raise ConfigError(f"--compare: {compare} is for {loaded[1][1].dataset}, {model} for {loaded[0][1].dataset}")
-    x, _ = select_images(data, images, seed)
-    maps = [variance_maps(net, x, sigma, draws, seed) for net, _, _ in loaded]
-    labels = [f"model {i + 1}: {m.architecture} {m.variant or ''}".strip() for i, (_, m, _) in enumerate(loaded)]
-    if len(maps) == 2 and [lv.layer for lv in maps[0]] != [lv.layer for lv in maps[1]]:
-        raise ConfigError("--compare: the models have different layers; variance maps compare models of one architecture")
-    t = Table(title=f"output variance under input noise sigma {sigma:g}: {draws} draws on each of {len(x)} test images "
+    labels, maps, n_images = variance_map_job(paths, sigma=sigma, draws=draws, images=images, seed=seed,
+                                              data_dir=data_dir)
+    t = Table(title=f"output variance under input noise sigma {sigma:g}: {draws} draws on each of {n_images} test images "
                     "(relative: over the mean squared clean output)")
     t.add_column("layer")
     t.add_column("output")
@@ -58,7 +44,7 @@ def variance_map_cmd(
                   *(f"{getattr(m[k], a):.4g}" for m in maps for a in ("mean_variance", "max_variance", "relative_variance")))
     show(t, fmt)
     if html is not None:
-        err.print(f"wrote {write_variance_page(html, labels, maps, sigma, draws, len(x))}")
-    write_json(output, {"format": 1, "sigma": sigma, "draws": draws, "images": len(x), "seed": seed,
+        err.print(f"wrote {write_variance_page(html, labels, maps, sigma, draws, n_images)}")
+    write_json(output, {"format": 1, "sigma": sigma, "draws": draws, "images": n_images, "seed": seed,
                         "models": [{"model": str(p), "label": lab, "layers": [lv.to_dict() for lv in m]}
                                    for p, lab, m in zip(paths, labels, maps)]})

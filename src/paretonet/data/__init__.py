@@ -3,7 +3,7 @@
 Images are float32 (N, C, H, W) in [0, 1]; normalization lives inside the model.
 """
 
-from ._dataset import DataConfig, Dataset, RawData, Split, make_dataset
+from ._dataset import DataConfig, Dataset, RawData, Split, make_dataset, select_images
 from ._idx import read_idx
 from ._cifar import read_batch as read_cifar10_batch
 from ._loaders import DATASETS, load_dataset, make_synthetic
@@ -19,4 +19,5 @@ __all__ = [
     "make_synthetic",
     "read_cifar10_batch",
     "read_idx",
+    "select_images",
 ]

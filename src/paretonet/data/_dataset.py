@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import DataError, check_float, check_int
+from ..errors import ConfigError, DataError, check_float, check_int
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,14 @@ def make_dataset(name: str, raw: RawData, config: DataConfig) -> Dataset:
         mean=mean,
         std=std,
     )
+
+
+def select_images(dataset: Dataset, images: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`images` test images chosen by a seeded permutation (all of them, in order, when None)."""
+    n = len(dataset.test)
+    if images is None:
+        return dataset.test.x, dataset.test.y
+    if isinstance(images, bool) or not isinstance(images, int) or not 1 <= images <= n:
+        raise ConfigError(f"images: got {images!r}, the test split of {dataset.name!r} has {n} images (expected 1..{n})")
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:images].sort().values
+    return dataset.test.x[idx], dataset.test.y[idx]

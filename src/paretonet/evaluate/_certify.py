@@ -15,7 +15,6 @@ image is certified at eps when the lower bound of every margin logit[y] - logit[
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +25,9 @@ from torch import nn
 from ..errors import ConfigError, check_float, check_int
 from ..layers import eval_mode, margin_lower_bounds
 from ..records import Objective, per_image_accuracy
+from ..records.names import ObjectiveName
 from ._accuracy import images_id
 
-_NAME = re.compile(r"^certified_accuracy@(smoothing|ibp):(l2|linf):([0-9.eE+-]+)$")
 
 
 @dataclass(frozen=True)
@@ -143,22 +142,18 @@ def ibp_certified(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
 
 def parse_certified(name: str) -> tuple[str, float]:
     """'certified_accuracy@smoothing:l2:0.25' -> ('smoothing', 0.25); 'certified_accuracy@ibp:linf:0.1' -> ('ibp', 0.1)."""
-    m = _NAME.match(name)
-    if m is None or (m[1], m[2]) not in (("smoothing", "l2"), ("ibp", "linf")):
+    n = ObjectiveName.parse(name)
+    if n.quantity != "certified_accuracy":
         raise ConfigError(f"objective {name!r}: expected certified_accuracy@smoothing:l2:<radius> or "
                           "certified_accuracy@ibp:linf:<eps>")
-    try:
-        value = float(m[3])
-    except ValueError:
-        raise ConfigError(f"objective {name!r}: {m[3]!r} is not a number") from None
-    check_float("radius" if m[1] == "smoothing" else "eps", value, minimum=0.0)
-    if f"{value:g}" != m[3]:
-        raise ConfigError(f"objective {name!r}: write {m[3]!r} as '{value:g}'")
-    return m[1], value
+    return n.method, float(n.eps)
 
 
 def is_certified_objective(name: str) -> bool:
-    return name.startswith("certified_accuracy@")
+    try:
+        return ObjectiveName.parse(name).quantity == "certified_accuracy"
+    except ConfigError:
+        return False
 
 
 def certified_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, name: str,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import check_int
+from ..errors import ConfigError, check_int
 from ..hw import (
     FaultModel,
     FaultSite,
@@ -32,6 +32,7 @@ from ..hw import (
 from ..layers import eval_mode
 from ._accuracy import predict_logits
 from ..records import Objective, accuracy_objective
+from ..records.names import ObjectiveName, perturbed_accuracy_name
 
 Progress = Callable[[int, int], None]  # (done, total)
 BATCH = 1000  # images per forward pass: noise draws and activation faults depend on the batching
@@ -195,25 +196,33 @@ def top_neurons(ranking: Sequence[Vulnerability], k: int) -> dict[str, tuple[int
 
 
 # -- objectives: accuracy@noise:<noise model> and accuracy@faults:<fault model> ------------------------
-NOISE_PREFIX, FAULTS_PREFIX = "accuracy@noise:", "accuracy@faults:"
 _INPUT_NOISE = ("gaussian:", "uniform:", "salt-pepper:")  # input noise (robustness --noise) is another family
+
+
+def _parsed(name: str) -> ObjectiveName | None:
+    try:
+        return ObjectiveName.parse(name)
+    except ConfigError:
+        return None
 
 
 def is_perturbed_objective(name: str) -> bool:
     """A computation-noise or fault objective name (input-noise names are the robustness command's)."""
-    return name.startswith(FAULTS_PREFIX) or (name.startswith(NOISE_PREFIX) and not
-                                               name.removeprefix(NOISE_PREFIX).startswith(_INPUT_NOISE))
+    n = _parsed(name)
+    return n is not None and n.quantity == "accuracy" and (
+        n.method == "faults" or (n.method == "noise" and not n.setting.startswith(_INPUT_NOISE)))
 
 
 def perturbed_name(model: NoiseModel | FaultModel) -> str:
-    return (NOISE_PREFIX if isinstance(model, NoiseModel) else FAULTS_PREFIX) + model.label
+    return perturbed_accuracy_name("noise" if isinstance(model, NoiseModel) else "faults", model.label)
 
 
 def parse_perturbed(name: str) -> NoiseModel | FaultModel:
     """The noise or fault model an objective name describes; malformed names are one-line errors."""
-    if name.startswith(FAULTS_PREFIX):
-        return FaultModel.parse(name.removeprefix(FAULTS_PREFIX))
-    return NoiseModel.parse(name.removeprefix(NOISE_PREFIX))
+    n = ObjectiveName.parse(name)
+    if n.quantity != "accuracy" or n.method not in ("noise", "faults"):
+        raise ConfigError(f"objective {name!r}: expected accuracy@noise:<noise model> or accuracy@faults:<fault model>")
+    return FaultModel.parse(n.setting) if n.method == "faults" else NoiseModel.parse(n.setting)
 
 
 def perturbed_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor, name: str, *, seed: int = 0,

@@ -15,9 +15,12 @@ from torch import nn
 
 from .._registry import Registry
 from ..data import Dataset
-from ..errors import ArchitectureError
-from ..hw import CALIBRATION_IMAGES, DEFAULT_DATAFLOW, EnergyEstimate, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
-from ..records import Objective, per_image_accuracy
+from ..errors import ArchitectureError, ConfigError
+from ..hw import CALIBRATION_IMAGES, EnergyEstimate, Hardware, count_macs, count_params, hardware, storage_bytes, variant_energy
+from ..records import Objective, accuracy_objective, per_image_accuracy
+from ..records.names import (ALIASES, DEFAULT_DATAFLOW, DEFAULT_ENERGY, DEFAULT_HARDWARE, ENERGY_PARTS, ObjectiveName,
+                             energy_key, input_noise_name)
+from ..records.names import energy_name as _energy_name
 from ._accuracy import correct_per_image, images_id
 
 
@@ -25,6 +28,13 @@ from ._accuracy import correct_per_image, images_id
 class EvalContext:
     model: nn.Module
     dataset: Dataset
+
+    def energy_breakdown(self) -> dict:
+        """The records' energy per layer (what the report draws): hardware, dataflow, totals and each layer's parts."""
+        e = self.energy
+        return {"hardware": ENERGY_HARDWARE, "dataflow": e.dataflow, "unit": e.unit, "total_pj": e.total_pj,
+                "data_pj": e.data_pj, "layers": [{"name": x.name, "kind": x.kind, "mac_pj": x.mac_pj, "data_pj": x.data_pj,
+                                                  "op_pj": x.op_pj} for x in e.layers]}
 
     @cached_property
     def energy(self) -> EnergyEstimate:
@@ -34,12 +44,9 @@ class EvalContext:
 
 ObjectiveFn = Callable[[EvalContext], Objective]
 OBJECTIVES: Registry[ObjectiveFn] = Registry("objective")
+INPUT_NOISE_DRAWS = 5  # draws of the accuracy@noise:<kind>:<level> objectives (robustness --noise's default)
 BASIC_OBJECTIVES = ("accuracy", "params", "size_bytes", "macs", "energy", "energy_mac", "energy_mult", "energy_data")
-ENERGY_HARDWARE, ENERGY_DATAFLOW = "horowitz45", DEFAULT_DATAFLOW
-ENERGY_OBJECTIVE = f"energy_pj@{ENERGY_HARDWARE}:{ENERGY_DATAFLOW}"
-# the total; multiply-accumulates of conv and linear layers; their multiplies alone (what an approximate multiplier
-# scales, as the approximate-computing literature reports it); data movement
-ENERGY_PARTS = ("", "mac", "mult", "data")
+ENERGY_HARDWARE, ENERGY_DATAFLOW, ENERGY_OBJECTIVE = DEFAULT_HARDWARE, DEFAULT_DATAFLOW, DEFAULT_ENERGY
 
 
 @OBJECTIVES.register("accuracy")
@@ -71,7 +78,7 @@ def _energy_part(part: str) -> ObjectiveFn:
 
 
 for _part in ENERGY_PARTS:  # "energy", "energy_mac", "energy_mult", "energy_data"
-    OBJECTIVES.add(f"energy_{_part}" if _part else "energy", _energy_part(_part))
+    OBJECTIVES.add(energy_key(_part), _energy_part(_part))
 
 
 @OBJECTIVES.register("latency_ms@cpu")
@@ -86,7 +93,7 @@ def energy_name(hw: Hardware | str, dataflow: str, part: str = "") -> str:
     """'energy_pj@horowitz45:hierarchy' (or 'energy_mac_pj@...', 'energy_mult_pj@...', 'energy_data_pj@...' for a
     part), or 'energy_mac16@eyeriss:hierarchy' for hardware in MAC-normalized units."""
     h = hardware(hw)
-    return f"energy_{part + '_' if part else ''}{h.unit.lower()}@{h.name}:{dataflow}"
+    return _energy_name(h.name, h.unit, dataflow, part)
 
 
 def energy_objective(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = ENERGY_HARDWARE,
@@ -107,7 +114,16 @@ def energy_parts(e: EnergyEstimate) -> dict[str, float]:
 
 def energy_part_of(name: str) -> str:
     """The part an energy objective's name measures: 'energy_mult_pj@horowitz45:A' -> 'mult', the total -> ''."""
-    return next((p for p in ENERGY_PARTS if p and name.startswith(f"energy_{p}_")), "")
+    return ObjectiveName.parse(name).energy_part or ""
+
+
+def measurable_names() -> list[str]:
+    """Every name the registry measures as its Records carry it (energy on every hardware preset, dataflow and part);
+    accuracies under noise, faults and certificates are measured by any name of their grammar (evaluate_objectives)."""
+    from ..hw import DATAFLOWS, HARDWARE_PRESETS
+
+    energies = [energy_name(h, d, part) for h in HARDWARE_PRESETS.names() for d in DATAFLOWS for part in ENERGY_PARTS]
+    return list(dict.fromkeys([*(ALIASES.get(n, n) for n in OBJECTIVES.names()), *energies]))
 
 
 def check_input_shape(expected: Sequence[int], dataset: Dataset) -> None:
@@ -127,6 +143,34 @@ def _perturbed(name: str) -> ObjectiveFn:
     def fn(ctx: EvalContext) -> Objective:
         test = ctx.dataset.test
         return perturbed_objective(ctx.model, test.x, test.y, name, calibration=ctx.dataset.train.x[:CALIBRATION_IMAGES])[0]
+
+    return fn
+
+
+def is_input_noise_objective(name: str) -> bool:
+    """accuracy@noise:<kind>:<level> with kind gaussian, uniform or salt-pepper: noise on the input pixels."""
+    from ._noise import NOISE_KINDS
+
+    try:
+        n = ObjectiveName.parse(name)
+    except ConfigError:  # not a name of the grammar
+        return False
+    return n.quantity == "accuracy" and n.method == "noise" and n.setting.partition(":")[0] in NOISE_KINDS
+
+
+def _input_noise(name: str) -> ObjectiveFn:
+    """accuracy@noise:<kind>:<level>: mean accuracy over INPUT_NOISE_DRAWS seeded draws (seed 0) on the test split, as
+    `paretonet robustness --noise` measures it."""
+    from ._noise import noise_robustness, parse_noise_spec
+
+    kind, levels = parse_noise_spec(ObjectiveName.parse(name).setting)
+    if len(levels) != 1 or input_noise_name(kind, levels[0]) != name:
+        raise ConfigError(f"objective {name!r}: expected accuracy@noise:<kind>:<level> with one level")
+
+    def fn(ctx: EvalContext) -> Objective:
+        test = ctx.dataset.test
+        p = noise_robustness(ctx.model, test.x, test.y, kind, levels, draws=INPUT_NOISE_DRAWS, seed=0)[0]
+        return accuracy_objective(name, p.mean_accuracy, len(test))
 
     return fn
 
@@ -155,19 +199,19 @@ def priced_objectives(model: nn.Module, dataset: Dataset, names: Sequence[str] =
         try:
             objectives.append(fn(ctx))
         except ArchitectureError as e:
-            if not (name == "macs" or name.startswith("energy")):
+            if not (name == "macs" or ObjectiveName.parse(ALIASES.get(name, name)).energy_part is not None):
                 raise
             reasons.append(f"{e}; {name} not measured")
     return tuple(objectives), (reasons[0].rsplit("; ", 1)[0] + "; MACs and energy not measured") if reasons else None
 
 
-def evaluate_objectives(model: nn.Module, dataset: Dataset,
-                        names: Sequence[str] = BASIC_OBJECTIVES) -> tuple[Objective, ...]:
+def evaluate_objectives(model: nn.Module, dataset: Dataset, names: Sequence[str] = BASIC_OBJECTIVES, *,
+                        context: EvalContext | None = None) -> tuple[Objective, ...]:
     """Compute the named objectives of `model` (as it is: float, quantized, pruned or approximate) on `dataset`:
     the registry's, accuracy under any computation noise or fault model named as its objective, and certified
     accuracy by randomized smoothing or interval bounds."""
     fns = _objective_fns(names)
-    ctx = EvalContext(model, dataset)
+    ctx = context if context is not None else EvalContext(model, dataset)  # a caller's: its energy estimate is shared
     return tuple(fn(ctx) for fn in fns)
 
 
@@ -178,4 +222,5 @@ def _objective_fns(names: Sequence[str]) -> list[ObjectiveFn]:
 
     return [_perturbed(n) if n not in OBJECTIVES and is_perturbed_objective(n)
             else _certified(n) if n not in OBJECTIVES and is_certified_objective(n)
+            else _input_noise(n) if n not in OBJECTIVES and is_input_noise_objective(n)
             else OBJECTIVES.get(n) for n in names]

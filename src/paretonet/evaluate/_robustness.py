@@ -123,6 +123,7 @@ class RobustnessResult:
         d = asdict(self)
         d.pop("broken_by")
         d["broken_by_counts"] = {k: self.broken_by.count(k) for k in sorted(set(self.broken_by)) if k}
+        d["gradient_masking_suspected"] = self.gradient_masking_suspected
         return d
 
     def budgets(self) -> dict:

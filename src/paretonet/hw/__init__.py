@@ -7,6 +7,7 @@ from ._counting import NB201_FIXED_FLOPS, LayerProfile, MacCount, count_flops, c
 from ._energy import (
     DATAFLOWS,
     DEFAULT_DATAFLOW,
+    DEFAULT_HARDWARE,
     FLOAT32,
     EnergyEstimate,
     LayerBits,
@@ -50,7 +51,7 @@ __all__ = [
     "CpuLatency", "measure_cpu_latency",
     "DEVICE_MODELS", "QUANTITIES", "DeviceData", "DeviceModel", "Network", "describe", "device_scores", "fit_networks",
     "layer_features",
-    "DATAFLOWS", "DEFAULT_DATAFLOW", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
+    "DATAFLOWS", "DEFAULT_DATAFLOW", "DEFAULT_HARDWARE", "EYERISS", "FLOAT32", "HARDWARE_PRESETS", "HOROWITZ45", "NB201_FIXED_FLOPS", "ActQuant",
     "EnergyEstimate", "Hardware", "LayerBits", "LayerEnergy", "LayerProfile", "MacCount", "MemoryLevel", "QuantLayer",
     "QuantSpec", "ZigZagEstimate", "best_encoding", "calibrate", "count_flops", "count_macs", "count_params", "encoding_sizes",
     "estimate_energy", "finalize_pruning", "grouped_total_pj", "hardware", "layer_bits", "layer_energy",

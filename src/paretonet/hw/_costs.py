@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..records.names import DEFAULT_HARDWARE
 from ._energy import DEFAULT_DATAFLOW, FLOAT32, EnergyEstimate, LayerBits, estimate_energy
 from ._shapes import layer_shapes
 from ._hardware import Hardware
@@ -51,7 +52,7 @@ def storage_bytes(model: nn.Module) -> int:
     return total
 
 
-def variant_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
+def variant_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = DEFAULT_HARDWARE,
                    dataflow: str = DEFAULT_DATAFLOW) -> EnergyEstimate:
     """Energy of the model as it is: its layers' bit widths, weight density and multiplier power. The
     operations between integer layers (pooling, sums, activations) work on the integer activations the

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError, check_choice, check_int
+from ..records.names import device_name
 from ..layers import LayerShape
 
 DEVICE_MODELS = ("auto", "linear", "kernels", "encoding")
@@ -145,7 +146,7 @@ class DeviceModel:
 
     @property
     def objective(self) -> str:
-        return f"{self.quantity}_{self.unit.lower()}@{self.name}"
+        return device_name(self.quantity, self.unit, self.name)
 
     def predict(self, networks: list[Network]) -> np.ndarray:
         """Predicted cost of each network (paretonet.analytic.device_costs takes architectures)."""

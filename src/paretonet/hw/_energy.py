@@ -43,12 +43,12 @@ from torch import nn
 
 from ..errors import ConfigError, check_choice, check_float, check_int
 from ._hardware import Hardware, hardware
+from ..records.names import DEFAULT_DATAFLOW, DEFAULT_HARDWARE  # noqa: F401 (hw exports them)
 from ..layers import LayerShape
 from ._shapes import layer_shapes
 
 DATAFLOWS = ("A", "B", "hierarchy")
 # what records use: it ranks NAS-Bench-201 cells closest to a measured accelerator (benchmarks/energy_tau.py)
-DEFAULT_DATAFLOW = "hierarchy"
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _per_layer(value, name: str, default):  # noqa: ANN001, ANN202
 
 def estimate_energy(
     shapes: Sequence[LayerShape],
-    hw: Hardware | str = "horowitz45",
+    hw: Hardware | str = DEFAULT_HARDWARE,
     dataflow: str = DEFAULT_DATAFLOW,
     *,
     bits: LayerBits | Mapping[str, LayerBits] = FLOAT32,
@@ -258,13 +258,13 @@ def estimate_energy(
     return EnergyEstimate(hw.name, dataflow, hw.unit, tuple(layers))
 
 
-def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = "horowitz45",
+def model_energy(model: nn.Module, input_shape: tuple[int, int, int], hw: Hardware | str = DEFAULT_HARDWARE,
                  dataflow: str = DEFAULT_DATAFLOW, **kwargs: object) -> EnergyEstimate:
     """Energy of any model from one traced forward pass (per-layer options keyed by module name)."""
     return estimate_energy(layer_shapes(model, input_shape), hw, dataflow, **kwargs)  # type: ignore[arg-type]
 
 
-def grouped_total_pj(groups: Sequence[tuple[int, tuple[LayerShape, ...]]], hw: Hardware | str = "horowitz45",
+def grouped_total_pj(groups: Sequence[tuple[int, tuple[LayerShape, ...]]], hw: Hardware | str = DEFAULT_HARDWARE,
                      dataflow: str = DEFAULT_DATAFLOW, bits: LayerBits = FLOAT32) -> float:
     """Total energy of (multiplicity, layers) groups, each distinct group priced once and remembered:
     the inner loop of a search that prices thousands of cells built from a few distinct parts."""

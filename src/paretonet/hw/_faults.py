@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, check_float, check_int
+from ..records.names import DEFAULT_HARDWARE
 from ._compute import compute_layers, resolve_layers, select_layers, wrapped_layer
 from ._quantize import LayerWrapper
 
@@ -314,7 +315,7 @@ class ProtectionCost:
 
 
 def protection_cost(model: nn.Module, input_shape: tuple[int, int, int], protection: Protection,
-                    hw: str = "horowitz45") -> ProtectionCost:
+                    hw: str = DEFAULT_HARDWARE) -> ProtectionCost:
     """Costs of protection beyond the unprotected model: a protected neuron's weights are stored, and its
     outputs computed, `copies` more times (the voter or the adder of the halves is not counted)."""
     from ._costs import layer_bits, variant_energy

@@ -7,38 +7,24 @@ predictor feature importance, and the exact command, versions and budgets.
 
 from __future__ import annotations
 
-import csv
 import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..records.run_folder import RunFolder
 from ._plots import COLORS, Axis, figure_html, parallel_figure, pareto_figure, write_page
 
 REPORT_NAME = "report.html"
-_RUN_FILES = ("run.json", "trials.csv", "front.csv", "hypervolume.csv")
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _load_run(run_dir: Path) -> dict[str, Any]:
-    if not run_dir.is_dir():
-        raise ConfigError(f"RUN_DIR: {run_dir} is not a folder; give the --output folder of a `paretonet search`")
-    missing = [n for n in _RUN_FILES if not (run_dir / n).is_file()]
-    if missing:
-        raise ConfigError(f"RUN_DIR: {run_dir} has no {', '.join(missing)}; is it the --output folder of a finished search?")
-    try:
-        run = json.loads((run_dir / "run.json").read_text())
-        extra = {n: json.loads((run_dir / f"{n}.json").read_text()) if (run_dir / f"{n}.json").is_file() else None
-                 for n in ("importance", "curves")}
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"RUN_DIR: {run_dir} holds a file that is not JSON: {e}") from None
-    return {"run": run, "trials": _read_csv(run_dir / "trials.csv"), "front": _read_csv(run_dir / "front.csv"),
-            "hypervolume": _read_csv(run_dir / "hypervolume.csv"), **extra}
+    folder = RunFolder(run_dir)
+    folder.check_finished()
+    return {"run": folder.run(), "trials": folder.trials(), "front": folder.front_rows(),
+            "hypervolume": folder.hypervolume(), "importance": folder.importance(), "curves": folder.curves(),
+            "records": folder.front_records()}
 
 
 def _label(o: dict[str, str]) -> str:
@@ -113,28 +99,28 @@ def _curves(data: dict[str, Any]) -> str:
     return figure_html(rob, "robustness") + figure_html(noise, "noise")
 
 
-def _energy(run_dir: Path, data: dict[str, Any], member: int | None) -> str:
+def _energy(data: dict[str, Any], member: int | None) -> str:
+    """The energy per layer a front member's Record holds (measured with its objectives; nothing is estimated here)."""
     import plotly.graph_objects as go
 
-    from ..hw import variant_energy
-    from ..modelfile import load_model
-
-    front = [f for f in data["front"] if f.get("model")]
+    front = [(f, r) for f, r in zip(data["front"], data["records"]) if "energy" in r.details]
     if not front:
-        return "<p>No energy breakdown: the front has no model files (the table evaluator).</p>"
-    chosen = front[0] if member is None else next((f for f in front if int(f["trial"]) == member), None)
+        return ("<p>No energy breakdown: no front member's Record holds one (the table evaluator, or a run folder "
+                "written before Records carried their energy per layer).</p>")
+    chosen = front[0] if member is None else next(((f, r) for f, r in front if f["trial"] == str(member)), None)
     if chosen is None:
         raise ConfigError(f"--member: trial {member} is not on the front; the front holds trials "
-                          f"{', '.join(f['trial'] for f in front)}")
-    model, meta = load_model(run_dir / chosen["model"])
-    e = variant_energy(model, meta.input_shape)  # the records' preset and dataflow
-    names = [layer.name for layer in e.layers]
-    fig = go.Figure([go.Bar(name="data movement", x=names, y=[layer.data_pj for layer in e.layers]),
-                     go.Bar(name="MAC", x=names, y=[layer.mac_pj for layer in e.layers]),
-                     go.Bar(name="other arithmetic", x=names, y=[layer.op_pj for layer in e.layers])])
+                          f"{', '.join(f['trial'] for f, _ in front)}")
+    row, e = chosen[0], chosen[1].details["energy"]
+    layers = e["layers"]
+    names = [x["name"] for x in layers]
+    fig = go.Figure([go.Bar(name="data movement", x=names, y=[x["data_pj"] for x in layers]),
+                     go.Bar(name="MAC", x=names, y=[x["mac_pj"] for x in layers]),
+                     go.Bar(name="other arithmetic", x=names, y=[x["op_pj"] for x in layers])])
     fig.update_layout(barmode="stack", height=380, yaxis_title="pJ per image",
-                      title=f"Energy per layer of trial {chosen['trial']} ({escape(chosen['variant'] or 'float')}), "
-                            f"horowitz45, dataflow {e.dataflow}: {e.total_pj:.4g} pJ, of which data {e.data_pj:.4g} pJ")
+                      title=f"Energy per layer of trial {row['trial']} ({escape(row['variant'] or 'float')}), "
+                            f"{e['hardware']}, dataflow {e['dataflow']}: {e['total_pj']:.4g} pJ, of which data "
+                            f"{e['data_pj']:.4g} pJ")
     return figure_html(fig, "energy")
 
 
@@ -167,7 +153,7 @@ def write_report(run_dir: str | Path, member: int | None = None, output: str | P
         "<h2>Pareto front</h2>", _pareto_plots(data), _front_table(data),
         "<h2>Hypervolume</h2>", _hypervolume_plot(data),
         "<h2>Robustness and noise of front members</h2>", _curves(data),
-        "<h2>Energy breakdown</h2>", _energy(run_dir, data, member),
+        "<h2>Energy breakdown</h2>", _energy(data, member),
         "<h2>Predictor</h2>", _importance(data),
         "<h2>Command, versions and budgets</h2>",
         f"<pre>{escape(run['command'])}</pre><pre>{escape(json.dumps({k: run[k] for k in ('versions', 'evaluator', 'search', 'constraints')}, indent=1))}</pre>",

@@ -24,13 +24,11 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..records import Objective, Record, outcomes, records_from_json
+from ..records.names import resolve
 from ._tables import TABLE_FORMATS, TextTable, check_format, render_table
 
 FORMATS = TABLE_FORMATS
 _WHERE = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*(x?)\s*$")
-# short names of the basic objectives: what a user types in --where / --front
-ALIASES = {"energy": "energy_pj@", "energy_mac": "energy_mac_pj@", "energy_mult": "energy_mult_pj@",
-           "energy_data": "energy_data_pj@", "size": "size_bytes"}
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -160,18 +158,6 @@ class Comparison:
         if o.unit == "fraction":
             return f"{o.value - b.value:+.4f}", noise_test(o, b)
         return (f"{o.value / b.value:.3g}x" if b.value else "-"), None
-
-
-def resolve(name: str, names: Sequence[str], what: str) -> str:
-    """An objective by its full name, or by a short name (energy, size) matching exactly one column."""
-    if name in names:
-        return name
-    prefix = ALIASES.get(name, name + "@")
-    found = [n for n in names if n == prefix or n.startswith(prefix)]
-    if len(found) == 1:
-        return found[0]
-    hint = f"it matches {', '.join(found)}" if found else f"the records have {', '.join(names)}"
-    raise ConfigError(f"{what}: unknown objective {name!r}; {hint}")
 
 
 def parse_where(text: str, names: Sequence[str]) -> Constraint:

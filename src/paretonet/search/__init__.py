@@ -10,9 +10,10 @@ from ._run import (SAMPLERS, SearchConfig, SearchProgress, SearchResult, complet
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objective, parse_objectives
 from ._table import TableProblem
 from ._train import HardwareChoices, TrainBudget, TrainProblem
+from ._results import write_curves, write_results
 
 __all__ = ["SAMPLERS", "Constraint", "Evaluation", "Guidance", "GuidedProposer", "HardwareChoices", "ObjectiveSpec",
            "Pool", "Problem", "SearchConfig", "SearchProgress", "SearchResult", "TableProblem", "TrainBudget",
            "TrainProblem", "completed_trials", "hypervolume", "mask_url", "nondominated", "open_study",
            "parse_constraint", "parse_objective", "parse_objectives", "run_search", "run_table_search", "add_cascades",
-           "cascade_objective_names"]
+           "cascade_objective_names", "write_curves", "write_results"]

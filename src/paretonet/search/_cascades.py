@@ -11,16 +11,14 @@ dominates joins (trial 'cascade-<k>', no model file), a trial a cascade dominate
 
 from __future__ import annotations
 
-import csv
-import json
 from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..records import Record, versions
+from ..records import Record
+from ..records.run_folder import RunFolder
 from ._front import nondominated
 
 CASCADE_MEMBERS = 4  # front members (spread along the front) combined pairwise
@@ -41,48 +39,33 @@ def cascade_objective_names(problem: Any) -> list[str]:  # noqa: ANN401
     return names
 
 
-def _cascade_record(problem: Any, models: list, metas: list, max_drop: float) -> Record:  # noqa: ANN401
-    from ..cascade import Cascade, cascade_objectives, choose_threshold, stage_costs
-    from ..evaluate import evaluate_robustness
+def _cascade_record(problem: Any, models: list, members: list, max_drop: float) -> Record:  # noqa: ANN401
+    from ..pipeline.cascade import CascadeJob, cascade_record
 
-    data = problem.dataset
-    c = Cascade(models, 0.5, data.input_shape).eval()
-    c.threshold, _ = choose_threshold(c, data.val, stage_costs(c), max_drop)
-    objectives, point = cascade_objectives(c, data)
-    budgets: dict = {"evaluator": "train", "test_images": len(data.test), "threshold_chosen_on": "val",
-                     "target_accuracy_drop": max_drop}
-    if any(s.name == problem.budget.robust_objective for s in (*problem.objectives, *problem.constraints)):
-        r = evaluate_robustness(c, *problem.images, problem.budget.robustness())
-        objectives += (r.objective(),)
-        budgets.update(r.budgets())
-    name = f"cascade:softmax>{c.threshold:.6g}:" + " -> ".join(f"{m.architecture}{' ' + m.variant if m.variant else ''}"
-                                                               for m in metas)
-    return Record(name, data.name, problem.budget.train_seed, objectives, budgets=budgets, versions=versions(),
-                  details={"threshold": c.threshold, "answered": list(point.answered), "members": [str(m.trial) for m in metas]})
+    robust = any(s.name == problem.budget.robust_objective for s in (*problem.objectives, *problem.constraints))
+    job = CascadeJob(target_accuracy_drop=max_drop, attacks=problem.budget.robustness() if robust else None)
+    return cascade_record(models, members, problem.dataset, job, problem.images, problem.budget.train_seed,
+                          budgets={"evaluator": "train"})
 
 
-class _Member:
-    def __init__(self, trial: str, record: Record) -> None:
-        self.trial, self.architecture, self.variant = trial, record.architecture, record.variant
-
-
-def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: float = 0.01,  # noqa: ANN401
+def add_cascades(folder: RunFolder, problem: Any, max_drop: float = 0.01,  # noqa: ANN401
                  members: int = CASCADE_MEMBERS) -> tuple[list[Record], list[Record]]:
     """Measure cascades of pairs of front members and rewrite the front files as the non-dominated set of both.
     Returns every cascade's Record, and the front trials' Records that stay on the front (in front.csv's order)."""
     from ..hw import count_macs
     from ..modelfile import load_model
+    from ..pipeline.cascade import Member
 
     names = cascade_objective_names(problem)
-    with (output / "front.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows, front = folder.front_rows(), folder.front_records()
     usable = [(row, rec) for row, rec in zip(rows, front) if row["model"]]
     step = max(1, len(usable) // members)
     chosen = usable[::step][:members]
     loaded = []
     for row, rec in chosen:
-        model, _ = load_model(output / row["model"])
-        loaded.append((float(count_macs(model, problem.dataset.input_shape).total_macs), model, _Member(row["trial"], rec)))
+        model, _ = load_model(folder.model(row["model"]))
+        loaded.append((float(count_macs(model, problem.dataset.input_shape).total_macs), model,
+                       Member(rec.architecture, rec.variant, row["trial"])))
     loaded.sort(key=lambda m: m[0])
     cascades = [_cascade_record(problem, [a[1], b[1]], [a[2], b[2]], max_drop)
                 for a, b in combinations(loaded, 2) if a[0] < b[0]]
@@ -97,21 +80,13 @@ def add_cascades(output: Path, problem: Any, front: list[Record], max_drop: floa
     on = nondominated(pts)
     kept = [k for k in range(len(front)) if on[k]]
     joined = [k for k, ok in zip(feasible, on[len(front):]) if ok]
-    with (output / "cascades.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["cascade", "architecture", *names, "feasible", "on_front"])
-        for k, r in enumerate(cascades):
-            w.writerow([f"cascade-{k + 1}", r.architecture, *(repr(value[r.key][n]) for n in names), k in feasible,
-                        k in joined])
-    (output / "cascades.json").write_text(json.dumps([r.to_dict() for r in cascades], indent=1) + "\n")
+    folder.write_cascades(["cascade", "architecture", *names, "feasible", "on_front"],
+                          [[f"cascade-{k + 1}", r.architecture, *(repr(value[r.key][n]) for n in names), k in feasible,
+                            k in joined] for k, r in enumerate(cascades)], cascades)
     head = list(rows[0].keys())
     chained = [{"trial": f"cascade-{k + 1}", "architecture": cascades[k].architecture, "variant": "", "worker": "",
                 "model": "", **{s.name: repr(value[cascades[k].key][s.name]) for s in objs}} for k in joined]
-    with (output / "front.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(head)
-        w.writerows([[row[h] for h in head] for row in [*(rows[k] for k in kept), *chained]])
-    records = json.loads((output / "front.json").read_text())
-    (output / "front.json").write_text(json.dumps([*(records[k] for k in kept), *(cascades[k].to_dict() for k in joined)],
-                                                  indent=1) + "\n")
+    records = folder.front_json()
+    folder.write_front(head, [[row[h] for h in head] for row in [*(rows[k] for k in kept), *chained]],
+                       [*(records[k] for k in kept), *(cascades[k] for k in joined)])
     return cascades, [front[k] for k in kept]

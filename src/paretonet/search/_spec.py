@@ -6,10 +6,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..records.names import ObjectiveName, resolve
 
-# Names whose direction is implied: accuracies up, costs down. Anything else needs ':max' or ':min'.
-_MAX_PREFIXES = ("accuracy", "robust_accuracy@", "certified_accuracy@")
-_MIN_PREFIXES = ("size_bytes", "params", "macs", "flops", "energy_", "latency", "proxy_flops", "proxy_params")
 _CONSTRAINT = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
 
@@ -38,28 +36,40 @@ class Constraint:
         return f"{self.name}{self.op}{self.bound:g}"
 
 
+def canonical(name: str, available: list[str] | None, what: str) -> str:
+    """The full name of an objective typed in full or short (energy, size): the name its Records carry."""
+    parsed = str(ObjectiveName.parse(name))  # a malformed name says what is wrong with it
+    if available is None:
+        return parsed
+    try:
+        return resolve(name, available, what)
+    except ConfigError:
+        raise ConfigError(f"{what}: unknown objective {name!r}; this evaluator has {', '.join(sorted(available))}") from None
+
+
 def parse_objective(text: str, available: list[str] | None = None) -> ObjectiveSpec:
-    """'accuracy', 'proxy_flops', 'my_metric:max'; an unknown name lists the known ones."""
+    """'accuracy', 'energy' (the Records' energy), 'proxy_flops', 'my_metric:max'; an unknown name lists the known
+    ones. The direction is the quantity's (accuracies max, costs min); a free column (a proxy) needs one."""
     name, direction = text.strip(), ""
     for d in ("max", "min"):
         if name.endswith(":" + d):
             name, direction = name[: -len(d) - 1], d
-    if available is not None and name not in available:
-        raise ConfigError(f"objectives: unknown objective {name!r}; this evaluator has {', '.join(sorted(available))}")
+    name = canonical(name, available, "objectives")
+    implied = ObjectiveName.parse(name).direction
+    if implied and direction and direction != implied:
+        raise ConfigError(f"objectives: {name!r} is a {'maximized' if implied == 'max' else 'minimized'} quantity; "
+                          f"drop ':{direction}'")
+    direction = direction or implied
     if not direction:
-        if name.startswith(_MAX_PREFIXES):
-            direction = "max"
-        elif name.startswith(_MIN_PREFIXES):
-            direction = "min"
-        else:
-            raise ConfigError(f"objectives: {name!r} has no known direction; write {name}:max or {name}:min")
+        raise ConfigError(f"objectives: {name!r} has no known direction; write {name}:max or {name}:min")
     return ObjectiveSpec(name, direction)
 
 
 def perturbed_names(texts: list[str] | tuple[str, ...]) -> list[str]:
     """The accuracy-under-noise / faults and certified-accuracy objectives among `texts` (objectives with an
     optional ':max', or constraints), checked and canonical: a train evaluator measures any of them."""
-    from ..evaluate import is_certified_objective, is_perturbed_objective, parse_certified, parse_perturbed, perturbed_name
+    from ..evaluate import (is_certified_objective, is_input_noise_objective, is_perturbed_objective, parse_certified,
+                            parse_perturbed, perturbed_name)
 
     found = []
     for text in texts:
@@ -72,6 +82,8 @@ def perturbed_names(texts: list[str] | tuple[str, ...]) -> list[str]:
             found.append(name)
         elif is_certified_objective(name):
             parse_certified(name)
+            found.append(name)
+        elif is_input_noise_objective(name):
             found.append(name)
     return found
 
@@ -90,10 +102,7 @@ def parse_constraint(text: str, available: list[str] | None = None) -> Constrain
     m = _CONSTRAINT.match(text)
     if m is None:
         raise ConfigError(f"constraints: got {text!r}, expected <objective><=<number> or <objective>>=<number>")
-    name, op, bound = m[1], m[2], m[3]
-    if available is not None and name not in available:
-        raise ConfigError(f"constraints: unknown objective {name!r} in {text!r}; this evaluator has "
-                          f"{', '.join(sorted(available))}")
+    name, op, bound = canonical(m[1], available, "constraints"), m[2], m[3]
     try:
         return Constraint(name, op, float(bound))
     except ValueError:

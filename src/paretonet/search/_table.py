@@ -1,6 +1,6 @@
 """The table evaluator: objectives looked up in a tabular benchmark, so a search costs no training.
 
-Proxies and device costs are free (FREE_PREFIXES): every architecture's value is known before any
+Proxies and device costs are free (`is_free`): every architecture's value is known before any
 evaluation. The others (accuracies) are only known for the architectures a search evaluates.
 """
 
@@ -13,12 +13,15 @@ import numpy as np
 from ..bench import Bench
 from ..errors import ConfigError
 from ..records import Objective, Record, versions
+from ..records.names import ObjectiveName
 from ._problem import Evaluation, Pool, group_ids, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
 
 # Known for every architecture before any evaluation: zero-cost proxies (FLOPs and params among them in
 # NAS-Bench-201) and device costs, which a lookup table or a latency model gives for free.
-FREE_PREFIXES = ("proxy_", "latency_ms@", "energy_mj@")
+def is_free(name: str) -> bool:
+    n = ObjectiveName.parse(name)
+    return n.quantity.startswith("proxy_") or n.quantity in ("latency_ms", "energy_mj") and n.method != "cpu"
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,7 +61,7 @@ class TableProblem:
     @property
     def free(self) -> np.ndarray:
         """Which objectives are known for every architecture without evaluating it."""
-        return np.array([s.name.startswith(FREE_PREFIXES) for s in self.objectives])
+        return np.array([is_free(s.name) for s in self.objectives])
 
     @property
     def rows(self) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import ConfigError, check_choice, check_float, check_int
-from ..records import robust_name
+from ..records.names import ObjectiveName, robust_name
+from ..records.run_folder import RunFolder
 from ..spaces import SPACES, Architecture
 from ..variant import Variant
 from ._problem import Evaluation, Pool, group_ids, proxy_score
@@ -122,20 +123,18 @@ class TrainProblem:
             from ..hw.approx import get_multiplier
 
             get_multiplier(m, dirs=lut_dirs)
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
         self._models: dict[str, Any] = {}
         self._done: dict[str, Evaluation] = {}  # a sampler may propose a candidate again: same key, same numbers
         self._scale: np.ndarray | None = None
-        from ..variant import select_images
+        from ..data import select_images
 
         self.images = select_images(dataset, min(budget.robust_images, len(dataset.test)), budget.train_seed)
 
     def available(self) -> list[str]:
-        from ..evaluate import ENERGY_PARTS, energy_name
-        from ..hw import DATAFLOWS, HARDWARE_PRESETS
+        from ..evaluate import measurable_names
 
-        energies = [energy_name(h, d, part) for h in HARDWARE_PRESETS.names() for d in DATAFLOWS for part in ENERGY_PARTS]
-        return ["accuracy", "params", "size_bytes", "macs", *energies, "latency_ms@cpu", self.budget.robust_objective]
+        return [*measurable_names(), self.budget.robust_objective]
 
     # -- normalization: accuracies as fractions, costs over the largest float cost of a seeded sample --
     @property
@@ -169,18 +168,10 @@ class TrainProblem:
         return np.array([values.get(s.name, 0.0) for s in self.objectives])
 
     def _costs(self, model, names: list[str]) -> list:  # noqa: ANN001
-        """Cost objectives of `model` as it is: the registry's, and energy on any hardware preset and dataflow."""
-        from ..evaluate import (OBJECTIVES, energy_objective, energy_part_of, evaluate_objectives, is_certified_objective,
-                                is_perturbed_objective)
+        """Objectives of `model` as it is, by name, measured by the measure job (the robust one is the trial's)."""
+        from ..pipeline.measure import measure_names
 
-        out = []
-        for name in names:
-            if name in OBJECTIVES.names() or is_perturbed_objective(name) or is_certified_objective(name):
-                out.append(evaluate_objectives(model, self.dataset, (name,))[0])
-            elif name.startswith("energy_"):
-                hw, dataflow = name.partition("@")[2].rsplit(":", 1)
-                out.append(energy_objective(model, self.dataset.input_shape, hw, dataflow, energy_part_of(name)))
-        return out
+        return measure_names(model, self.dataset, [n for n in names if n != self.budget.robust_objective])
 
     # -- the genotype ------------------------------------------------------------------------------
     def distributions(self) -> dict:
@@ -208,12 +199,12 @@ class TrainProblem:
     def _trained(self, arch: Architecture):  # noqa: ANN202
         """The float model of `arch` trained with the budget: from memory, the run folder, or trained now."""
         from ..modelfile import ModelMeta, load_model, model_paths, save_model
-        from ..pipeline import train_architecture
+        from ..pipeline.train import train_architecture
 
         name = str(arch)
         if name in self._models:
             return self._models[name]
-        path = self.run_dir / "models" / f"float-{_slug(name)}" if self.run_dir is not None else None
+        path = self.folder.models / f"float-{_slug(name)}" if self.folder is not None else None
         if path is not None and model_paths(path)[0].exists():
             model, meta = load_model(path)
             if meta.architecture == name and meta.train_config == self.budget.train_config().to_dict():
@@ -229,9 +220,11 @@ class TrainProblem:
         return self._models[name]
 
     def evaluate(self, candidate: tuple[Architecture, Variant]) -> Evaluation:
-        from ..evaluate import FAULT_TRIALS, NOISE_DRAWS, SmoothingConfig, is_perturbed_objective
+        from ..evaluate import (FAULT_TRIALS, INPUT_NOISE_DRAWS, NOISE_DRAWS, SmoothingConfig, is_input_noise_objective,
+                                is_perturbed_objective)
         from ..modelfile import ModelMeta, save_model
-        from ..variant import apply_variant, variant_record
+        from ..pipeline.compress import variant_record
+        from ..variant import apply_variant
 
         if self.key(candidate) in self._done:
             return self._done[self.key(candidate)]
@@ -239,9 +232,12 @@ class TrainProblem:
         model = self._trained(arch)
         config = self.budget.train_config()
         vm = apply_variant(model, arch, self.dataset, variant, config, self.lut_dirs)
+        named = [s.name for s in (*self.objectives, *self.constraints)]
         perturbed = {"noise_draws": NOISE_DRAWS, "fault_trials": FAULT_TRIALS, "perturbation_seed": 0} if any(
-            is_perturbed_objective(s.name) for s in (*self.objectives, *self.constraints)) else {}
-        if any(s.name.startswith("certified_accuracy@smoothing") for s in (*self.objectives, *self.constraints)):
+            is_perturbed_objective(n) for n in named) else {}
+        if any(is_input_noise_objective(n) for n in named):
+            perturbed.update(input_noise_draws=INPUT_NOISE_DRAWS, perturbation_seed=0)
+        if any(ObjectiveName.parse(s.name).method == "smoothing" for s in (*self.objectives, *self.constraints)):
             perturbed["smoothing"] = asdict(SmoothingConfig())
         rec = variant_record(vm, self.dataset, config.seed, self.budget.robustness(), self.images,
                              budgets={"evaluator": "train", "training": config.to_dict(), "search_budget": asdict(self.budget),
@@ -255,9 +251,9 @@ class TrainProblem:
         violations = tuple(c.violation(float(by_name[c.name])) for c in self.constraints)
         attrs: dict[str, Any] = {"architecture": str(vm.architecture), "variant": str(vm.variant),
                                  "record": json.dumps(rec.to_dict())}
-        if self.run_dir is not None:
-            rel = Path("models") / _slug(self.key(candidate))
-            save_model(self.run_dir / rel, vm.model, ModelMeta(str(vm.architecture), self.dataset.input_shape,
+        if self.folder is not None:
+            rel = self.folder.models.relative_to(self.folder.path) / _slug(self.key(candidate))
+            save_model(self.folder.model(rel), vm.model, ModelMeta(str(vm.architecture), self.dataset.input_shape,
                                                                self.dataset.n_classes, self.dataset.name, config.seed,
                                                                variant=str(vm.variant), metrics=by_name,
                                                                train_config=config.to_dict()))

@@ -16,7 +16,7 @@ from paretonet.hw.approx import ApproxLayer
 from paretonet.modelfile import load_model
 from paretonet.train import TrainConfig, train
 
-USER_FILE = Path(__file__).parent / "usermodels" / "usernet.py"
+USER_FILE = Path(__file__).parent / "usermodels" / "usernet.py"  # tests/modelfile/usermodels
 
 
 def _user_model(folder: Path, factory: str, state: dict | None = None, **meta) -> Path:  # noqa: ANN003

@@ -375,7 +375,8 @@ def lenet5(digits):
 
 def test_apply_per_layer_exact_layers_and_energy(lenet5, digits):
     from paretonet.spaces import Architecture
-    from paretonet.variant import Variant, apply_variant, variant_objectives
+    from paretonet.pipeline import variant_objectives
+    from paretonet.variant import Variant, apply_variant
 
     names = [n for n, m in lenet5.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     am = approximate_model(lenet5, build_design("trunc:k=8"), digits.train.x[:500], exact_layers=[names[-1]],
@@ -556,7 +557,8 @@ def test_three_states_per_layer_and_exact_8bit_equals_the_exact_variant(lenet5, 
     """Approximate, exact 8-bit or float per layer: a layer left exact computes bit for bit what the all-exact
     8-bit variant computes in it (its input range is calibrated on the same images through the same layers)."""
     from paretonet.spaces import Architecture
-    from paretonet.variant import Variant, apply_variant, variant_objectives
+    from paretonet.pipeline import variant_objectives
+    from paretonet.variant import Variant, apply_variant
 
     arch = Architecture.parse("lenet:lenet5")
     mixed = apply_variant(lenet5, arch, digits, Variant(multiplier="trunc:k=6", approx_layers=("classifier",),

@@ -21,7 +21,8 @@ from paretonet.hw import (
     weight_density,
 )
 from paretonet.hw._quantize import quantize_weight
-from paretonet.variant import Variant, VariantModel, apply_variant, variant_record
+from paretonet.pipeline import variant_record
+from paretonet.variant import Variant, VariantModel, apply_variant
 
 
 @pytest.fixture(scope="module")

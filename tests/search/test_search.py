@@ -155,7 +155,7 @@ def test_two_workers_share_one_study_to_exactly_the_budget(tmp_path, shared, kin
 BAD = {
     "unknown objective": (["--objectives", "accuracy,acc"], "unknown objective 'acc'"),
     "unknown sampler": (["--sampler", "cmaes"], "sampler: got 'cmaes', expected one of nsga2, nsga3, tpe, random"),
-    "constraint on unknown objective": (["--constraint", "energy<=5"], "constraints: unknown objective 'energy'"),
+    "constraint on unknown objective": (["--constraint", "joules<=5"], "constraints: unknown objective 'joules'"),
     "budget below 1": (["--trials", "0"], "trials: got 0, expected an integer >= 1"),
     "worker without storage": (["--worker"], "--worker: joining a study needs --storage"),
     "unreachable database": (["--storage", "postgresql+psycopg://paretonet:s3cret@127.0.0.1:9/studies"],

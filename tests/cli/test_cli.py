@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from paretonet.cli import main
-from test_data import make_idx_folder
+from idx_files import make_idx_folder  # tests/idx_files.py
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -314,3 +314,14 @@ def test_piped_tables_are_never_cut(capsys, saved_model, tmp_path):
         text = capsys.readouterr().out
         assert "…" not in text, args
         assert any(arch in line for line in text.splitlines()), args  # the title (or the row) on one line
+
+
+def test_help_off_a_terminal_is_never_cut(capsys):
+    """Piped help keeps every option name and every summary whole (no '…' or '...' cuts)."""
+    assert main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert "Train one architecture with a recipe and print its objectives (compress or evaluate --bits quantize it)." in top
+    assert main(["robustness", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--attack-preset, --preset" in text and "APGD-CE+APGD-T+FAB-T+Square) or full." in text
+    assert "…" not in top + text and "..." not in top.replace("[ARGS]...", "")

@@ -15,11 +15,13 @@ import base64
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ..errors import ConfigError
+if TYPE_CHECKING:
+    import numpy as np
 
-from .errors import ConfigError
+from .names import ObjectiveName, eps_label, min_over_attacks_name, robust_name  # noqa: F401 (the names' owner)
 
 RECORD_FORMAT = 1
 DIRECTIONS = ("max", "min")
@@ -58,6 +60,8 @@ def accuracy_objective(name: str, value: float, images: int) -> Objective:
 def per_image_accuracy(name: str, correct: Any, images_id: str) -> Objective:
     """An accuracy from its per-image outcomes (booleans, in the order of the images `images_id` names):
     the value, count and interval as `accuracy_objective`, and the outcomes themselves for paired tests."""
+    import numpy as np  # loaded on first use: the CLI's --help imports this module
+
     right = np.asarray(correct, dtype=bool).ravel()
     value = float(right.mean()) if len(right) else math.nan
     packed = base64.b64encode(np.packbits(right).tobytes()).decode("ascii")
@@ -69,6 +73,7 @@ def outcomes(o: Objective) -> np.ndarray | None:
     """Per-image outcomes of an accuracy (True where right), or None where the record has none."""
     if o.correct is None or o.images is None:
         return None
+    import numpy as np
     try:
         bits = np.unpackbits(np.frombuffer(base64.b64decode(o.correct, validate=True), dtype=np.uint8))
     except ValueError:
@@ -76,25 +81,6 @@ def outcomes(o: Objective) -> np.ndarray | None:
     if len(bits) < o.images or len(bits) >= o.images + 8:
         raise ConfigError(f"objective {o.name!r}: 'correct' holds {len(bits)} bits for {o.images} images")
     return bits[: o.images].astype(bool)
-
-
-def eps_label(eps: float) -> str:
-    """eps as written in objective names: '0.1', or 'k/255' where the decimal form is long (1/255)."""
-    text = f"{eps:g}"
-    k = eps * 255
-    if len(text) > 6 and abs(10 * k - round(10 * k)) < 1e-6:
-        return f"{round(k, 1):g}/255"
-    return text
-
-
-def robust_name(attacks: str, eps: float) -> str:
-    """Per-image robust accuracy against `attacks` ('pgd', or 'worst:<preset>' for the worst case)."""
-    return f"robust_accuracy@{attacks}:{eps_label(eps)}"
-
-
-def min_over_attacks_name(attacks: tuple[str, ...], eps: float) -> str:
-    """The minimum of per-attack accuracies: an upper bound of the per-image worst case, named apart."""
-    return f"robust_accuracy@min:{'+'.join(attacks)}:{eps_label(eps)}"
 
 
 @dataclass(frozen=True)
@@ -123,7 +109,8 @@ class Record:
         for o in self.objectives:
             if o.name == name:
                 return o.value
-        raise KeyError(f"record has no objective {name!r}; it has {', '.join(o.name for o in self.objectives)}")
+        raise ConfigError(f"record {self.architecture!r} {self.variant or '(as trained)'}: no objective {name!r}; it has "
+                          f"{', '.join(o.name for o in self.objectives)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": RECORD_FORMAT, "architecture": self.architecture, "variant": self.variant,
@@ -136,7 +123,7 @@ class Record:
     @classmethod
     def from_dict(cls, d: Any, source: str = "record") -> "Record":
         """A Record from its JSON form; anything else is a one-line ConfigError naming the field."""
-        from ._schema import RecordSchema, validate
+        from .._schema import RecordSchema, validate
 
         r = validate(RecordSchema, d, source)
         return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
@@ -175,7 +162,7 @@ def versions() -> dict[str, Any]:
     import numpy
     import torch
 
-    from ._version import __version__
+    from .._version import __version__
 
     return {"paretonet": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}

@@ -328,7 +328,7 @@ def test_every_failed_sanity_check_at_every_eps_is_printed(lenet, capsys):
     model, x, y = lenet
     probabilities = nn.Sequential(model, nn.Softmax(dim=1)).eval()  # fails outputs_are_logits at every eps
     curve = robustness_curve(probabilities, x[:40], y[:40], [0.05, 0.1], RobustnessConfig(preset="fast", queries=50))
-    print_sanity(curve)
+    print_sanity([r.details() for r in curve])  # what a Record holds
     err = capsys.readouterr().err
     for eps in ("0.05", "0.1"):
         assert f"sanity check outputs_are_logits failed at eps {eps}" in err, err
