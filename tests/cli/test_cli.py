@@ -325,3 +325,20 @@ def test_help_off_a_terminal_is_never_cut(capsys):
     text = capsys.readouterr().out
     assert "--attack-preset, --preset" in text and "APGD-CE+APGD-T+FAB-T+Square) or full." in text
     assert "…" not in top + text and "..." not in top.replace("[ARGS]...", "")
+
+
+@pytest.mark.parametrize("names", [[], ["train"], ["evaluate"], ["search"], ["device"], ["device", "fit"],
+                                   ["bench", "build"], ["predict", "evaluate"], ["compare"], ["faults"]])
+def test_the_fast_help_is_the_help_typer_prints(capsys, names):
+    """`paretonet CMD --help` skips typer's parsing (start-up); what it prints is what typer's own path prints."""
+    import typer
+
+    from paretonet.cli import app, help_text
+
+    command = typer.main.get_command(app)
+    assert main([*names, "--help"]) == 0
+    fast = capsys.readouterr().out
+    with pytest.raises(SystemExit):  # typer's own path: parse, run the eager --help callback, exit
+        command.main(args=[*names, "--help"], prog_name="paretonet", standalone_mode=True)
+    assert fast == capsys.readouterr().out == help_text(command, names) + "\n"
+    assert help_text(command, ["nosuch"]) is None
