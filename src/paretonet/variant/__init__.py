@@ -1,4 +1,5 @@
-"""Variants of a trained model (bits, pruning, approximate multipliers) and their measurement as Records."""
+"""Variants of a trained model (bits, pruning, approximate multipliers): the recipe, applying it, STE retraining,
+layer sensitivity and greedy multiplier assignment (pipeline.compress measures them into Records)."""
 
 from ._assign import AssignmentStep, GreedyAssignment, greedy_assignment
 from ._apply import VariantModel, apply_variant, multiplier_plan, variant_structure
