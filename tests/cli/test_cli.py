@@ -342,3 +342,9 @@ def test_the_fast_help_is_the_help_typer_prints(capsys, names):
         command.main(args=[*names, "--help"], prog_name="paretonet", standalone_mode=True)
     assert fast == capsys.readouterr().out == help_text(command, names) + "\n"
     assert help_text(command, ["nosuch"]) is None
+
+
+def test_help_of_an_unknown_command_is_one_line_and_exit_2(capsys):
+    assert main(["nosuch", "--help"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "nosuch" in lines[0], lines

@@ -126,11 +126,12 @@ def choose_threshold(cascade: Cascade, val: Split, costs: Sequence[StageCost], m
     return best.threshold, points
 
 
-def cascade_objectives(cascade: Cascade, dataset: Dataset) -> tuple[tuple[Objective, ...], CascadePoint]:
+def cascade_objectives(cascade: Cascade, dataset: Dataset, costs: Sequence[StageCost] | None = None,
+                       ) -> tuple[tuple[Objective, ...], CascadePoint]:
     """Accuracy (per image) of the cascade's own routed forward pass on the test split; expected MACs, energy and
     input values per image from the share of images reaching each stage; size and parameters of all stages."""
     test = dataset.test
-    costs = stage_costs(cascade)
+    costs = stage_costs(cascade) if costs is None else costs  # a caller's: each stage's energy is estimated once
     with torch.no_grad():
         cascade.eval()
         logits, stage_of = zip(*(cascade.route(test.x[i:i + 1024]) for i in range(0, len(test), 1024)))

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..cascade import Cascade, cascade_objectives, choose_threshold, curve, stage_costs, stage_logits
+from ..cascade import Cascade, StageCost, cascade_objectives, choose_threshold, curve, stage_costs, stage_logits
 from ..data import Dataset, select_images
 from ..errors import ConfigError
 from ..evaluate import RobustnessConfig, evaluate_objectives, evaluate_robustness
@@ -49,16 +49,16 @@ class Member:
 
 def cascade_record(models: Sequence[nn.Module], members: Sequence[Member], data: Dataset, job: CascadeJob,
                    images: tuple[torch.Tensor, torch.Tensor] | None = None, seed: int = 0,
-                   budgets: dict | None = None) -> Record:
+                   budgets: dict | None = None, costs: Sequence[StageCost] | None = None) -> Record:
     """The cascade of `models` with its threshold chosen on validation (or given): accuracy and expected costs on the
     test split, robust accuracy on `images` with `job.attacks`; the routing and the test split's trade-off curve in
     the details."""
     c = Cascade(list(models), job.threshold if job.threshold is not None else 0.5, data.input_shape,
                 pixelate=job.pixelate, confidence=job.confidence).eval()
-    costs = stage_costs(c)
+    costs = stage_costs(c) if costs is None else costs  # a caller's: each stage's energy is estimated once
     if job.threshold is None:
         c.threshold, _ = choose_threshold(c, data.val, costs, job.target_accuracy_drop, job.cost)
-    objectives, point = cascade_objectives(c, data)
+    objectives, point = cascade_objectives(c, data, costs)
     all_budgets: dict = {**(budgets or {}), "test_images": len(data.test),
                          "threshold_chosen_on": "val" if job.threshold is None else "given",
                          "target_accuracy_drop": job.target_accuracy_drop if job.threshold is None else None,
@@ -96,12 +96,13 @@ def run_cascade(models: Sequence[Path], job: CascadeJob) -> list[Record]:
     nets = [net for net, _, _ in loaded]
     images = select_images(data, job.images, job.seed)
     probe = Cascade(nets, 0.5, data.input_shape, pixelate=job.pixelate, confidence=job.confidence)
+    costs = stage_costs(probe)
     records = []
-    for (net, meta, _), c, f in zip(loaded, stage_costs(probe), probe.factors):
+    for (net, meta, _), c, f in zip(loaded, costs, probe.factors):
         objectives = (*evaluate_objectives(net, data), Objective("input_values", c.input_values * f ** 2, "count", "min"))
         if job.attacks is not None:
             objectives += (evaluate_robustness(net, *images, job.attacks).objective(),)
         records.append(Record(meta.architecture, data.name, meta.seed, objectives, variant=meta.variant,
                               budgets={"test_images": len(data.test)}, versions=versions()))
     members = [Member(meta.architecture, meta.variant, str(path)) for path, (_, meta, _) in zip(models, loaded)]
-    return [*records, cascade_record(nets, members, data, job, images, first.seed)]
+    return [*records, cascade_record(nets, members, data, job, images, first.seed, costs=costs)]
