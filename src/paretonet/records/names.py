@@ -161,19 +161,6 @@ def examples() -> dict[str, str]:
             "energy_pj": f"energy_pj@{DEFAULT_HARDWARE}:{DEFAULT_DATAFLOW}", "latency_ms": "latency_ms@cpu"}
 
 
-def parse_name(text: str) -> ObjectiveName:
-    return ObjectiveName.parse(text)
-
-
-def unit_of(name: str) -> str | None:
-    return ObjectiveName.parse(name).unit
-
-
-def direction_of(name: str) -> str | None:
-    """'max' / 'min' from the quantity; None for a free column (a proxy) of unknown direction."""
-    return ObjectiveName.parse(name).direction
-
-
 # -- writers: every module names its objectives through these ---------------------------------------------------
 def robust_name(attacks: str, eps: float) -> str:
     """Per-image robust accuracy against `attacks` ('pgd', or 'worst:<preset>' for the worst case)."""
