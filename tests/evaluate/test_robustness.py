@@ -352,3 +352,47 @@ def test_unmarked_gradient_masking_is_flagged(lenet):
     assert not checks["nonzero_input_gradients"].passed and checks["nonzero_input_gradients"].value >= 90
     assert not checks["blackbox_not_below_whitebox"].passed and checks["blackbox_not_below_whitebox"].value > 0.1
     assert r.gradient_masking_suspected
+
+
+def test_one_pgd_walk_answers_both_step_counts(lenet):
+    """PGD-10's iterates are PGD-40's first ten (same start, same step size): the walk's first-fooled step says,
+    per image, what a separate PGD-10 run says, and its result is PGD-40's."""
+    from paretonet.evaluate._running import run_attack, walk_attack
+
+    model, x, y = lenet
+    x, y, idx = x[:150], y[:150], torch.arange(150)
+    cfg = AttackConfig("pgd", 0.1, steps=40, step_size=0.025, seed=3)
+    adv, fooled_at = walk_attack(model, cfg, "white", x, y, idx)
+    assert torch.equal(adv, run_attack(model, cfg, "white", x, y, idx))
+    ten = run_attack(model, AttackConfig("pgd", 0.1, steps=10, step_size=0.025, seed=3), "white", x, y, idx)
+    with torch.no_grad():
+        fooled_by_ten = model(ten).argmax(1) != y
+    assert torch.equal(fooled_by_ten, (fooled_at >= 0) & (fooled_at <= 10))
+    assert ((fooled_at > 10).sum() > 0) and ((fooled_at == -1).sum() > 0)  # both kinds of image occur
+    with pytest.raises(ConfigError, match="walk_attack runs pgd"):
+        walk_attack(model, AttackConfig("fgsm", 0.1), "white", x, y, idx)
+
+
+def test_black_box_check_reads_the_evaluations_own_square(lenet, monkeypatch):
+    """When Square ran last in the evaluation (every model without gradients), the check reads its per-image
+    results instead of running Square again; the check's number is the evaluation's Square breaks."""
+    from paretonet.evaluate import _attacks
+
+    calls = []
+    original = _attacks.Square.run
+    monkeypatch.setattr(_attacks.Square, "run", lambda self, *a: calls.append(len(a[1])) or original(self, *a))
+    model, x, y = lenet
+    rounded = nn.Sequential(RoundInput(255), model).eval()
+    r = evaluate_robustness(rounded, x[:120], y[:120], RobustnessConfig(eps=0.1, preset="fast", queries=300,
+                                                                        sanity_images=100, sanity_queries=300))
+    assert len(calls) == 1  # the evaluation's Square only
+    assert r.sanity_square_reused and r.sanity_queries == 300
+    check = next(c for c in r.sanity if c.name == "blackbox_not_below_whitebox")
+    assert check.value == r.broken_by[:100].count("square") / 100
+    assert "pgd/transfer" in check.detail and "Square-300" in check.detail
+    assert 0 < r.sanity_seconds < r.seconds and r.details()["attack_seconds"] > 0
+    # fewer queries in the evaluation than the check asks for: the check runs its own Square
+    calls.clear()
+    r = evaluate_robustness(rounded, x[:120], y[:120], RobustnessConfig(eps=0.1, preset="fast", queries=100,
+                                                                        sanity_images=100, sanity_queries=300))
+    assert len(calls) == 2 and not r.sanity_square_reused and r.sanity_queries == 300

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import sys
 
-import typer
+from .._threads import limit_openmp_spinning
 
-from ..errors import ParetonetError
+limit_openmp_spinning()  # before anything imports torch: OpenMP reads it once, when it loads
+
+import typer  # noqa: E402
+
+from ..errors import ParetonetError  # noqa: E402
 # each module registers its commands; this order is the order of `paretonet --help`
 from . import train, spaces, robustness, certify, variance_map, faults, energy, device, compress, cascade, bench, search, compare  # noqa: F401, I001
-from ._common import app, err
+from ._common import app, err  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

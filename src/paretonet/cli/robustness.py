@@ -43,7 +43,12 @@ def print_sanity(results: list[dict], fmt: str = "table") -> None:
     for r in results:
         if not r["sanity"]:
             continue
-        st = Table(title=f"sanity checks at eps {r['eps']:g} ({r['gradient_mode']})")
+        # old Records lack the timings: their footer is left out
+        timed = "sanity_seconds" in r and "attack_seconds" in r
+        reused = " (the black-box check read the evaluation's Square)" if r.get("sanity_square_reused") else ""
+        st = Table(title=f"sanity checks at eps {r['eps']:g} ({r['gradient_mode']})",
+                   caption=f"attacks {r['attack_seconds']:.2f} s, sanity checks {r['sanity_seconds']:.2f} s{reused}"
+                   if timed else None)
         for col in ("check", "result", "value", "threshold"):
             st.add_column(col)
         for c in r["sanity"]:

@@ -153,10 +153,18 @@ class PGD(Attack):
     default_steps = 20
 
     def run(self, model, x, y, index):  # noqa: ANN001, ANN201
+        return self.walk(model, x, y, index)[0]
+
+    def walk(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(adversarial x, per image the iterate that first fooled the model, -1 if none did; with restarts,
+        the iterate within the restart that did). The walk of PGD-k is the first k steps of PGD-K's with the
+        same start and step size, so one run answers both (the sanity checks' PGD-10 vs PGD-40)."""
         c = self.config
         steps = c.steps or self.default_steps
         size = c.step_size or 2.5 * c.eps / steps
         best = x.clone()
+        fooled_at = torch.full((len(x),), -1, dtype=torch.long)
         active = torch.arange(len(x))
         for restart in range(c.restarts):
             if len(active) == 0:
@@ -181,6 +189,7 @@ class PGD(Attack):
                 if fooled.any():
                     hit = alive[fooled]
                     best[active[hit]] = adv[hit]
+                    fooled_at[active[hit]] = k
                     alive = alive[~fooled]
                     grad = grad[~fooled] if grad is not None else None
                 if len(alive) == 0 or grad is None:
@@ -189,7 +198,7 @@ class PGD(Attack):
             # the last loop pass checked the final iterate; unbroken images keep it
             best[active[alive]] = adv[alive]
             active = active[alive]
-        return best
+        return best, fooled_at
 
 
 class _AutoAttackBase(Attack):

@@ -21,7 +21,7 @@ from ..records import Objective, per_image_accuracy, robust_name
 from ._accuracy import images_id
 from ._attacks import ATTACKS, NORMS, AttackConfig
 from ._running import bounds_violation, predict, run_attack
-from ._sanity import SanityCheck, run_sanity_checks
+from ._sanity import SanityCheck, SquareRun, run_sanity_checks
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "fast": ("fgsm", "pgd"),
@@ -109,6 +109,12 @@ class RobustnessResult:
     sanity_images: int = 0  # the sanity checks' budget (0: not run)
     sanity_queries: int = 0
     images_id: str = ""  # fingerprint of the attacked images and labels
+    sanity_seconds: float = 0.0  # the sanity checks' share of `seconds`
+    sanity_square_reused: bool = False  # the black-box check read the evaluation's own Square (no second run)
+
+    @property
+    def attack_seconds(self) -> float:
+        return sum(a.seconds for a in self.attacks)
 
     @property
     def sanity_passed(self) -> bool:
@@ -124,6 +130,7 @@ class RobustnessResult:
         d.pop("broken_by")
         d["broken_by_counts"] = {k: self.broken_by.count(k) for k in sorted(set(self.broken_by)) if k}
         d["gradient_masking_suspected"] = self.gradient_masking_suspected
+        d["attack_seconds"] = self.attack_seconds
         return d
 
     def budgets(self) -> dict:
@@ -194,16 +201,32 @@ def evaluate_robustness(
                                       time.perf_counter() - t0))
     sanity: tuple[SanityCheck, ...] = ()
     m = min(n, config.sanity_images) if config.sanity else 0
+    square_run, queries, t_sanity = _square_run(plan, broken_by[:m], config), config.sanity_queries, 0.0
     if config.sanity:
+        t0 = time.perf_counter()
         sanity = run_sanity_checks(model, x[:m], y[:m], config.eps, config.norm, config.seed, max_violation,
-                                   config.sanity_queries)
+                                   config.sanity_queries, square_run)
+        queries, t_sanity = square_run.queries if square_run else queries, time.perf_counter() - t0
     return RobustnessResult(
         eps=config.eps, norm=config.norm, preset=config.label, seed=config.seed, n_images=n,
         clean_accuracy=float(clean.double().mean()), robust_accuracy=float(robust.double().mean()),
         gradient_mode=mode, attacks=tuple(outcomes), broken_by=tuple(broken_by), sanity=sanity,
-        sanity_images=m, sanity_queries=config.sanity_queries if config.sanity else 0,
-        seconds=time.perf_counter() - start, images_id=images_id(x, y),
+        sanity_images=m, sanity_queries=queries if config.sanity else 0,
+        seconds=time.perf_counter() - start, images_id=images_id(x, y), sanity_seconds=t_sanity,
+        sanity_square_reused=config.sanity and square_run is not None,
     )
+
+
+def _square_run(plan: list[tuple[str, AttackConfig, str]], broken_by: list[str],
+                config: RobustnessConfig) -> SquareRun | None:
+    """The evaluation's Square as the black-box check sees it, when it ran last with at least the check's queries:
+    per image, left standing by every gradient attack, and broken by Square."""
+    name, acfg, _ = plan[-1]
+    if name != "square" or len(plan) < 2 or acfg.queries < config.sanity_queries:
+        return None
+    broken = torch.tensor([b == "square" for b in broken_by], dtype=torch.bool)
+    standing = torch.tensor([b == "" for b in broken_by], dtype=torch.bool) | broken
+    return SquareRun(standing, broken, acfg.queries, "+".join(n for n, _, _ in plan[:-1]))
 
 
 def robustness_curve(

@@ -6,17 +6,34 @@ import torch
 from torch import nn
 
 from ..layers import eval_mode, gradient_mode
-from ._attacks import AttackConfig, make_attack
+from ..errors import ConfigError
+from ._attacks import PGD, Attack, AttackConfig, make_attack
+
+
+def _attack(model: nn.Module, config: AttackConfig, how: str) -> tuple[Attack, str]:
+    """The attack and the gradient mode it runs in: on the model itself, with BPDA, or on its differentiable twin."""
+    mode = {"white": "exact", "bpda": "bpda", "transfer": "surrogate"}[how]
+    # transfer: the twin supplies gradients, the scored model decides what counts as fooled
+    return make_attack(config, (lambda xa: predict(model, xa)) if how == "transfer" else None), mode
 
 
 def run_attack(model: nn.Module, config: AttackConfig, how: str, x: torch.Tensor, y: torch.Tensor,
                index: torch.Tensor) -> torch.Tensor:
-    """Adversarial inputs from one attack: on the model itself, with BPDA, or on its differentiable twin."""
-    mode = {"white": "exact", "bpda": "bpda", "transfer": "surrogate"}[how]
-    # transfer: the twin supplies gradients, the scored model decides what counts as fooled
-    attack = make_attack(config, (lambda xa: predict(model, xa)) if how == "transfer" else None)
+    """Adversarial inputs from one attack: on the model itself (white), with BPDA, or by transfer."""
+    attack, mode = _attack(model, config, how)
     with gradient_mode(model, mode):
         return attack(model, x, y, index)
+
+
+def walk_attack(model: nn.Module, config: AttackConfig, how: str, x: torch.Tensor, y: torch.Tensor,
+                index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """PGD as run_attack runs it, and per image the iterate that first fooled it (-1: none did)."""
+    attack, mode = _attack(model, config, how)
+    if not isinstance(attack, PGD):
+        raise ConfigError(f"attack: got {config.name!r}, walk_attack runs pgd")
+    with gradient_mode(model, mode), eval_mode(model), torch.enable_grad():
+        adv, fooled_at = attack.walk(model, x.detach(), y, index)
+    return adv.detach(), fooled_at
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:

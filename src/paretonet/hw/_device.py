@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._threads import user_threads
 from ..errors import ConfigError, DataError, check_choice, check_int
 from ..records.names import device_name
 from ..layers import LayerShape
@@ -219,15 +220,9 @@ def _fit_kernels(K: np.ndarray, net: np.ndarray, y: np.ndarray, seed: int) -> di
         grad = (total - y) / y**2
         return grad[net], (size / y**2)[net]
 
-    params = {"max_depth": 3, "eta": 0.1, "subsample": 0.8, "base_score": 0.0, "seed": seed, "nthread": _threads()}
+    params = {"max_depth": 3, "eta": 0.1, "subsample": 0.8, "base_score": 0.0, "seed": seed, "nthread": user_threads()}
     booster = xgb.train(params, xgb.DMatrix(K), num_boost_round=300, obj=objective)
     return {"booster": booster.save_raw("json").decode()}
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()  # the one thread setting the user controls
 
 
 def _with_encoding(nets: list[Network]) -> np.ndarray:
@@ -246,7 +241,7 @@ def _predict(model: str, params: dict, nets: list[Network]) -> np.ndarray:
     if model == "kernels":
         import xgboost as xgb
 
-        booster = xgb.Booster(params={"nthread": _threads()})
+        booster = xgb.Booster(params={"nthread": user_threads()})
         booster.load_model(bytearray(params["booster"].encode()))
         K, net = _kernel_matrix(nets)
         return np.bincount(net, weights=booster.predict(xgb.DMatrix(K), output_margin=True), minlength=len(nets))

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._threads import run_independent, user_threads
+
 
 class Surrogate(RegressorMixin, BaseEstimator):
     """Gradient-boosted trees (xgboost-cpu) per target; `n_members` seeds of row/column
@@ -28,28 +30,27 @@ class Surrogate(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _threads(self) -> int:
-        """n_jobs, or else the thread count the user set for PyTorch (OMP_NUM_THREADS / torch.set_num_threads):
-        one setting decides, never a number hard-coded for a machine."""
-        import torch
-
-        return self.n_jobs if self.n_jobs is not None else torch.get_num_threads()
-
-    def _member(self, seed: int):  # noqa: ANN202
+    def _member(self, seed: int, threads: int):  # noqa: ANN202
         import xgboost as xgb
 
         return xgb.XGBRegressor(n_estimators=self.n_estimators, learning_rate=self.learning_rate,
                                 max_depth=self.max_depth, subsample=self.subsample,
                                 colsample_bytree=self.colsample_bytree, min_child_weight=self.min_child_weight,
-                                n_jobs=self._threads(), random_state=seed, missing=np.nan)
+                                n_jobs=threads, random_state=seed, missing=np.nan)
 
     def fit(self, X, y):  # noqa: ANN001, ANN201, N803
+        """One model per (target, member); with several, they are fitted side by side, one thread each
+        (n_jobs, else the user's thread count, is the number of workers)."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=float)
         self.multi_output_ = y.ndim == 2
         ys = y if self.multi_output_ else y[:, None]
-        self.models_ = [[self._member(self.random_state + 7919 * m).fit(X, ys[:, t]) for m in range(self.n_members)]
-                        for t in range(ys.shape[1])]
+        threads = self.n_jobs if self.n_jobs is not None else user_threads()
+        cells = [(t, m) for t in range(ys.shape[1]) for m in range(self.n_members)]
+        each = 1 if len(cells) > 1 else threads
+        fitted = run_independent([lambda t=t, m=m: self._member(self.random_state + 7919 * m, each).fit(X, ys[:, t])
+                                  for t, m in cells], threads)
+        self.models_ = [fitted[t * self.n_members : (t + 1) * self.n_members] for t in range(ys.shape[1])]
         return self
 
     def _all(self, X) -> np.ndarray:  # noqa: ANN001, N803
