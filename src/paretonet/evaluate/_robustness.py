@@ -200,20 +200,21 @@ def evaluate_robustness(
         outcomes.append(AttackOutcome(name, acfg.budget(), len(todo), broken_here, float(robust.double().mean()),
                                       time.perf_counter() - t0))
     sanity: tuple[SanityCheck, ...] = ()
+    square_run, t_sanity = None, 0.0
     m = min(n, config.sanity_images) if config.sanity else 0
-    square_run, queries, t_sanity = _square_run(plan, broken_by[:m], config), config.sanity_queries, 0.0
     if config.sanity:
         t0 = time.perf_counter()
+        square_run = _square_run(plan, broken_by[:m], config)
         sanity = run_sanity_checks(model, x[:m], y[:m], config.eps, config.norm, config.seed, max_violation,
                                    config.sanity_queries, square_run)
-        queries, t_sanity = square_run.queries if square_run else queries, time.perf_counter() - t0
+        t_sanity = time.perf_counter() - t0
     return RobustnessResult(
         eps=config.eps, norm=config.norm, preset=config.label, seed=config.seed, n_images=n,
         clean_accuracy=float(clean.double().mean()), robust_accuracy=float(robust.double().mean()),
         gradient_mode=mode, attacks=tuple(outcomes), broken_by=tuple(broken_by), sanity=sanity,
-        sanity_images=m, sanity_queries=queries if config.sanity else 0,
+        sanity_images=m, sanity_queries=(square_run.queries if square_run else config.sanity_queries) if config.sanity else 0,
         seconds=time.perf_counter() - start, images_id=images_id(x, y), sanity_seconds=t_sanity,
-        sanity_square_reused=config.sanity and square_run is not None,
+        sanity_square_reused=square_run is not None,
     )
 
 

@@ -49,6 +49,14 @@ def surrogate_for(train_size: int, seed: int, n_jobs: int | None = None) -> Surr
                      min_child_weight=1.0, random_state=seed, n_jobs=n_jobs)
 
 
+def _split_and_predict(X: np.ndarray, y: np.ndarray, ok: np.ndarray, n: int,  # noqa: N803
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) values of the architectures left out of seed's random training set of n."""
+    perm = np.random.default_rng(seed).permutation(np.flatnonzero(ok))
+    train, test = perm[:n], perm[n:]
+    return y[test], surrogate_for(n, seed, n_jobs=1).fit(X[train], y[train]).predict(X[test])
+
+
 def evaluate_protocol(bench: Bench, train_sizes: Sequence[int], seeds: int, targets: Sequence[str],
                       feature_sets: Sequence[str] = ("proxies+encoding", "params+flops")) -> list[ProtocolCell]:
     bench.require(list(targets), "target column")
@@ -66,16 +74,10 @@ def evaluate_protocol(bench: Bench, train_sizes: Sequence[int], seeds: int, targ
             for target in targets:
                 y = data.columns[target]
                 ok = np.isfinite(y)
-
-                def split_and_predict(seed: int, n: int = n, X: np.ndarray = X, y: np.ndarray = y,
-                                      ok: np.ndarray = ok) -> tuple[np.ndarray, np.ndarray]:
-                    perm = np.random.default_rng(seed).permutation(np.flatnonzero(ok))
-                    train, test = perm[:n], perm[n:]
-                    return y[test], surrogate_for(n, seed, n_jobs=1).fit(X[train], y[train]).predict(X[test])
-
                 # the seeds' fits side by side, one thread each (no barrier between them on a busy machine)
                 r2, tau, rho = [], [], []
-                for truth, pred in run_independent([lambda s=s: split_and_predict(s) for s in range(seeds)]):
+                jobs = [lambda s=s: _split_and_predict(X, y, ok, n, s) for s in range(seeds)]
+                for truth, pred in run_independent(jobs):
                     r2.append(r2_score(truth, pred))
                     tau.append(kendalltau(truth, pred).statistic)
                     rho.append(spearmanr(truth, pred).statistic)
