@@ -396,3 +396,20 @@ def test_black_box_check_reads_the_evaluations_own_square(lenet, monkeypatch):
     r = evaluate_robustness(rounded, x[:120], y[:120], RobustnessConfig(eps=0.1, preset="fast", queries=100,
                                                                         sanity_images=100, sanity_queries=300))
     assert len(calls) == 2 and not r.sanity_square_reused and r.sanity_queries == 300
+
+
+def test_the_robust_accuracy_standing_before_each_attack_bounds_the_worst_case(lenet):
+    """What lets a search stop a trial before its attacks: the bound only falls, and it never falls below the result."""
+    from paretonet.evaluate import RobustnessAbandoned
+
+    model, x, y = lenet
+    x, y = x[:40], y[:40]
+    config = RobustnessConfig(eps=0.1, preset="fast", sanity=False)
+    bounds: list[float] = []
+    full = evaluate_robustness(model, x, y, config, give_up=lambda b: bounds.append(b) or False)
+    assert len(bounds) == len(full.attacks) and bounds[0] == full.clean_accuracy
+    assert all(a >= b >= full.robust_accuracy for a, b in zip(bounds, bounds[1:]))
+    calls: list[float] = []
+    with pytest.raises(RobustnessAbandoned) as e:
+        evaluate_robustness(model, x, y, config, give_up=lambda b: calls.append(b) or len(calls) == 2)
+    assert e.value.ran == (full.attacks[0].name,) and e.value.at_most == bounds[1] >= full.robust_accuracy

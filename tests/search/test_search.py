@@ -216,3 +216,91 @@ def test_warm_start_alternates_the_best_proxy_and_the_farthest_candidate():
     picks = GuidedProposer(pool, np.array([1.0]), Guidance(initial=4)).warm_start()
     # bins {0,1} {2,3} {4,5} {6,7}: best proxy, farthest from {1}, best proxy, farthest from {1, 3, 4}
     assert picks == [1, 3, 4, 7]
+
+
+# -- a user's table, and constraints nothing meets ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def user_table(shared, tmp_path_factory):
+    """A seeded 700-row sample of nb201-cifar10 as a user's CSV, with one proxy value a proxy overflowed to -inf."""
+    bench = open_bench("nb201-cifar10")
+    rows = np.sort(np.random.default_rng(0).choice(len(bench), 700, replace=False))
+    sample = bench.take(rows)
+    sample.columns["proxy_snip"] = sample.columns["proxy_snip"].copy()
+    sample.columns["proxy_snip"][3] = -np.inf
+    return sample.to_csv(tmp_path_factory.mktemp("table") / "mine.csv")
+
+
+def test_a_users_table_is_searched_over_its_rows(user_table, tmp_path):
+    """Over the space's parameters a sample of nb201 is mostly missed (5 % of draws hit it); over its rows never."""
+    run = tmp_path / "run"
+    assert main(["search", "--bench", str(user_table), "--trials", "40", "--sampler", "nsga2", "--no-predictor",
+                 "--objectives", "accuracy,proxy_flops", "--no-report", "--output", str(run)]) == 0
+    import optuna
+
+    study = optuna.load_study(study_name="paretonet", storage=f"sqlite:///{run / 'study.db'}")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 40 and len({t.user_attrs["key"] for t in done}) == 40
+    # no proposal outside the table: a trial that did not complete only asked again for an evaluated architecture
+    assert all(t.user_attrs.get("duplicate") for t in study.trials if t.state.name != "COMPLETE")
+    problem = TableProblem.from_names(open_bench(str(user_table)), ["accuracy", "proxy_flops"])
+    assert problem.coverage() < 0.1 and list(problem.distributions()) == ["row"]
+    assert np.isnan(problem.bench.columns["proxy_snip"][3])  # -inf in a proxy column: missing data
+    full = TableProblem.from_names(open_bench("nb201-cifar10"), ["accuracy", "proxy_flops"])
+    assert full.coverage() > 0.5 and "edge0" in full.distributions()  # the whole table: the space's parameters
+
+
+def test_the_guided_search_of_a_users_table_reads_its_non_finite_proxy_as_missing(user_table, tmp_path):
+    run = tmp_path / "run"
+    assert main(["search", "--bench", str(user_table), "--trials", "30", "--objectives", "accuracy,proxy_flops",
+                 "--no-report", "--output", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["completed"] == 30
+
+
+def test_predict_evaluate_prints_published_figures_only_for_the_published_table(user_table, capsys):
+    assert main(["predict", "evaluate", "--bench", str(user_table), "--train-sizes", "100", "--seeds", "1",
+                 "--targets", "accuracy"]) == 0
+    assert "published" not in capsys.readouterr().out
+
+
+def test_when_nothing_is_feasible_the_least_violating_trials_are_reported(problem, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["search", "--bench", "nb201-cifar10", "--trials", "25", "--objectives", "accuracy,proxy_flops",
+                 "--constraint", "accuracy>=0.99", "--constraint", "proxy_flops<=50", "--output", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "no trial meets the constraints accuracy>=0.99, proxy_flops<=50" in err
+    info = json.loads((run / "run.json").read_text())
+    assert info["front"] == 0 and len(info["least_violating"]) == 5
+    import csv
+
+    trials = {r["trial"]: r for r in csv.DictReader((run / "trials.csv").open())}
+    closest = list(csv.DictReader((run / "least_violating.csv").open()))
+    violation = [float(r["violation"]) for r in closest]
+    assert violation == sorted(violation) and violation[-1] <= min(
+        float(r["violation"]) for n, r in trials.items() if int(n) not in info["least_violating"]
+        and r["key"] not in {c["architecture"] for c in closest})
+    row = trials[closest[0]["trial"]]  # the violation is each excess relative to its bound, summed
+    expected = max(0.0, 0.99 - float(row["accuracy"])) / 0.99 + max(0.0, float(row["proxy_flops"]) - 50) / 50
+    assert float(row["violation"]) == pytest.approx(expected)
+    html = (run / "report.html").read_text()
+    assert "id=infeasible" in html and "id=least-violating" in html and html.count("<tr class=violating>") == 5
+
+
+def test_guided_workers_on_postgresql_complete_500_trials_without_a_duplicate(tmp_path, shared):
+    """Two guided workers on one PostgreSQL study: exactly the budget, no architecture evaluated twice (each pick
+    carries its key from the moment it is enqueued), both workers finish with exit 0."""
+    url, study = _storage("postgresql", tmp_path), f"scale-{uuid.uuid4().hex[:8]}"
+    base = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--storage", url,
+            "--study", study, "--trials", "500", "--no-report"]
+    owner = subprocess.Popen([*base, "--output", str(tmp_path / "a")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not _completed(url, study) and time.time() < deadline and owner.poll() is None:
+        time.sleep(0.1)
+    worker = subprocess.Popen([*base, "--worker", "--seed", "1", "--output", str(tmp_path / "b")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for p in (owner, worker):
+        _, err = p.communicate(timeout=1200)
+        assert p.returncode == 0, err
+    done = _completed(url, study)
+    assert len(done) == 500 and len({a for _, a, _ in done}) == 500
+    assert len({w for _, _, w in done}) == 2

@@ -77,7 +77,8 @@ class Bench:
 
 
 def read_bench_csv(path: str | Path) -> Bench:
-    """A benchmark CSV: an 'architecture' column ('space:genotype') and numeric columns."""
+    """A benchmark CSV: an 'architecture' column ('space:genotype') and numeric columns; an empty cell or a
+    non-finite number (inf, -inf, nan) is missing data."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"benchmark file {str(p)!r} does not exist")
@@ -90,9 +91,10 @@ def read_bench_csv(path: str | Path) -> Bench:
     for i, r in enumerate(rows):
         for c in cols:
             try:
-                data[c][i] = float(r[c]) if r[c] not in ("", None) else math.nan
+                value = float(r[c]) if r[c] not in ("", None) else math.nan
             except ValueError:
                 raise DataError(f"benchmark file {str(p)!r}: row {i + 2}, column {c!r}: {r[c]!r} is not a number") from None
+            data[c][i] = value if math.isfinite(value) else math.nan  # inf, -inf (a proxy's overflow): missing data
     archs = tuple(r["architecture"] for r in rows)
     space = archs[0].partition(":")[0]
     if any(a.partition(":")[0] != space for a in archs):

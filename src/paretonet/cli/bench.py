@@ -98,7 +98,7 @@ def evaluate_cmd(
             t.add_row(fs, str(n), *(f"{row[x].r2.mean:.3f}±{row[x].r2.std:.3f} / {row[x].kendall.mean:.3f} / "
                                     f"{row[x].spearman.mean:.3f}" for x in wanted))
     for n in sizes:
-        if n in PUBLISHED_R2 and data.space == "nb201":
+        if n in PUBLISHED_R2 and bench == "nb201-cifar10":  # the published figures are of that table, not a user's
             t.add_row("published R^2", str(n), *(f"{PUBLISHED_R2[n].get(x, float('nan')):.3f}" for x in wanted))
     show(t, fmt)
     # importance for the worst case (or the last target): largest size, seed 0

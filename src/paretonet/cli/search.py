@@ -39,7 +39,7 @@ def search_cmd(
     objectives: Annotated[Optional[str], typer.Option(help="Comma-separated objective names (':max'/':min' where the name does not say). Default: accuracy, worst-case robust accuracy, energy, size (train); accuracy, APGD-CE at 1/255, FLOPs (table).")] = None,
     constraints: Annotated[Optional[list[str]], typer.Option("--constraint", "--constraints", help="e.g. size_bytes<=50000 (repeatable).")] = None,
     sampler: Annotated[str, typer.Option(help="nsga2, nsga3, tpe or random (Optuna's).")] = "nsga2",
-    trials: Annotated[Optional[int], typer.Option(help="Completed trials the study ends with (evaluations). Default 20 (train), 300 (table).")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Trials the study ends with: completed, or stopped early (evaluations). Default 20 (train), 300 (table).")] = None,
     predictor: Annotated[bool, typer.Option("--predictor/--no-predictor", help="Predictor-guided proposals.")] = True,
     storage: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL of the study's database (default: a SQLite file in the run folder).")] = None,
     study: Annotated[str, typer.Option(help="Study name.")] = "paretonet",
@@ -53,7 +53,9 @@ def search_cmd(
     bits: Annotated[str, typer.Option(help="Hardware choices: bit widths (besides float), comma-separated; '' for none.")] = "8,4",
     multipliers: Annotated[str, typer.Option(help="Hardware choices: approximate multipliers, comma-separated ('' for none).")] = "trunc:k=6",
     prune: Annotated[str, typer.Option(help="Hardware choices: unstructured pruning ratios, comma-separated.")] = "0,0.5",
-    pool_size: Annotated[int, typer.Option(help="Train evaluator: candidates the predictor screens (drawn with --seed).")] = 200,
+    early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="Train evaluator: stop a trial at a rung when an optimistic estimate of its objectives is dominated by completed trials (it is not attacked; it counts as a trial, as Optuna's pruned trials do).")] = True,
+    rungs: Annotated[str, typer.Option(help="Train evaluator: epochs at which a trial may be stopped, comma-separated (the last rung, after training, is always there).")] = "1,2,4",
+    pool_size: Annotated[int, typer.Option(help="Train evaluator: candidates the predictor screens: architectures drawn with --seed, each with every hardware choice.")] = 400,
     lut_dir: Annotated[Optional[list[str]], typer.Option("--lut-dir", help="Folder of EvoApprox .bin tables for --multipliers.")] = None,
     device: Annotated[Optional[list[Path]], typer.Option("--device", help="Table evaluator: a device model file (`paretonet device fit`); its objective (latency_ms@NAME) becomes a column (repeatable).")] = None,
     data_dir: DataDirOpt = None,
@@ -68,7 +70,7 @@ def search_cmd(
     """Search for the Pareto front of architectures and their hardware variants; a rerun resumes the study."""
     check_format(fmt)
     from ..bench import open_bench
-    from ..search import (Guidance, GuidedProposer, HardwareChoices, SearchConfig, TableProblem, TrainBudget,
+    from ..search import (EarlyStopping, Guidance, GuidedProposer, HardwareChoices, SearchConfig, TableProblem, TrainBudget,
                           TrainProblem, mask_url, open_study, write_curves, write_results)
 
     if worker and storage is None:
@@ -79,7 +81,8 @@ def search_cmd(
     trials = trials if trials is not None else (300 if bench else 20)
     config = SearchConfig(trials=trials, sampler=sampler, predictor=predictor, seed=seed, study=study,
                           storage=storage or folder.study_url,
-                          guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))))
+                          guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))),
+                          stopping=EarlyStopping(rungs=_ints("--rungs", rungs)) if early_stopping and bench is None else None)
     constraint_list = tuple(constraints or ())
     if device and bench is None:
         raise ConfigError("--device: a device model prices the architectures of a table (--bench); the train evaluator's "
@@ -145,19 +148,20 @@ def _run_with_progress(problem, config, worker, proposer):  # noqa: ANN001, ANN2
     from ..search import run_search
 
     progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("running {task.fields[running]}  failed {task.fields[failed]}  "
+                        TextColumn("running {task.fields[running]}  stopped {task.fields[stopped]}  "
+                                   "failed {task.fields[failed]}  "
                                    "front {task.fields[front]}  hypervolume {task.fields[hv]}"),
                         TimeElapsedColumn(), console=err, disable=not err.is_terminal)
     with progress:
-        task = progress.add_task("search", total=config.trials, running=0, failed=0, front=0, hv="-")
+        task = progress.add_task("search", total=config.trials, running=0, stopped=0, failed=0, front=0, hv="-")
         last = [-1]
 
         def on_progress(p) -> None:  # noqa: ANN001
-            progress.update(task, completed=p.completed, running=p.running, failed=p.failed, front=p.front_size,
+            progress.update(task, completed=p.completed + p.stopped, running=p.running, stopped=p.stopped, failed=p.failed, front=p.front_size,
                             hv=f"{p.hypervolume:.4f}")
-            if not err.is_terminal and p.completed != last[0]:  # a log line per completed trial when not a terminal
-                last[0] = p.completed
-                err.print(f"trials {p.completed}/{p.budget}  running {p.running}  failed {p.failed}  "
+            if not err.is_terminal and p.completed + p.stopped != last[0]:  # a log line per trial when not a terminal
+                last[0] = p.completed + p.stopped
+                err.print(f"trials {p.completed + p.stopped}/{p.budget}  running {p.running}  stopped {p.stopped}  failed {p.failed}  "
                           f"front {p.front_size}  hypervolume {p.hypervolume:.4f}")
 
         return run_search(problem, config, on_progress, worker=worker, proposer=proposer)
@@ -179,6 +183,18 @@ def _print_front(problem, result, folder, fmt: str) -> None:  # noqa: ANN001
     for r in rows:
         t.add_row(r["trial"], r["architecture"], r["variant"] or "-", *(f"{float(r[s.name]):.4g}" for s in problem.objectives))
     show(t, fmt)
+    closest = folder.least_violating()
+    if closest:
+        err.print(f"no trial meets the constraints {', '.join(str(c) for c in problem.constraints)}; the "
+                  f"{len(closest)} least-violating trials (violation: each constraint's excess over its bound, summed):")
+        lv = Table(title=f"Least-violating trials ({output / 'least_violating.csv'})")
+        for col in ("trial", "architecture", "variant", *(f"{s.name} ({s.direction})" for s in problem.objectives),
+                    "violation"):
+            lv.add_column(col, overflow="fold" if col == "architecture" else "ellipsis")
+        for r in closest:
+            lv.add_row(r["trial"], r["architecture"], r["variant"] or "-",
+                       *(f"{float(r[s.name]):.4g}" for s in problem.objectives), f"{float(r['violation']):.4g}")
+        show(lv, fmt)
     say(f"front: {output / 'front.csv'}, Records {output / 'front.json'}, models in {output / 'models'}; "
         f"hypervolume per evaluation: {output / 'hypervolume.csv'}", fmt)
 

@@ -38,6 +38,7 @@ from ._objectives import (
 from ._robustness import (
     PRESETS,
     AttackOutcome,
+    RobustnessAbandoned,
     RobustnessConfig,
     RobustnessResult,
     evaluate_robustness,
@@ -90,6 +91,7 @@ __all__ = [
     "smoothed_predict",
     "images_id",
     "evaluate_robustness",
+    "RobustnessAbandoned",
     "gradient_mode",
     "has_gradient_free_layers",
     "make_attack",

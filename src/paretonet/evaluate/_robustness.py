@@ -162,6 +162,14 @@ def _plan(model: nn.Module, cfg: RobustnessConfig) -> tuple[list[tuple[str, Atta
     return plan, "bpda+transfer+square"
 
 
+class RobustnessAbandoned(Exception):
+    """The caller's give_up ended an evaluation: the worst case is at most `at_most` after the attacks in `ran`."""
+
+    def __init__(self, at_most: float, ran: tuple[str, ...], seconds: float) -> None:
+        super().__init__(f"abandoned at robust accuracy <= {at_most:.4f} after {', '.join(ran) or 'no attack'}")
+        self.at_most, self.ran, self.seconds = at_most, ran, seconds
+
+
 def evaluate_robustness(
     model: nn.Module,
     x: torch.Tensor,
@@ -169,8 +177,13 @@ def evaluate_robustness(
     config: RobustnessConfig = RobustnessConfig(),
     *,
     progress: ProgressFn | None = None,
+    give_up: Callable[[float], bool] | None = None,
 ) -> RobustnessResult:
-    """Worst-case robust accuracy of `model` on (x, y) under config's attacks at config.eps."""
+    """Worst-case robust accuracy of `model` on (x, y) under config's attacks at config.eps.
+
+    The per-image worst case only falls as attacks run, so the accuracy standing before each attack (the clean
+    accuracy before the first) bounds the result from above: `give_up(bound)` is asked then, and when it says yes
+    the evaluation ends with RobustnessAbandoned (a search stops a trial that cannot reach its front that way)."""
     start = time.perf_counter()
     n = len(x)
     if n == 0:
@@ -182,6 +195,9 @@ def evaluate_robustness(
     outcomes = []
     max_violation = 0.0
     for name, acfg, how in plan:
+        if give_up is not None and give_up(float(robust.double().mean())):
+            raise RobustnessAbandoned(float(robust.double().mean()), tuple(o.name for o in outcomes),
+                                      time.perf_counter() - start)
         t0 = time.perf_counter()
         todo = torch.nonzero(robust if config.early_exit else torch.ones(n, dtype=torch.bool)).flatten()
         broken_here = 0

@@ -3,7 +3,7 @@ on its own model into a Record; one approximate layer at a time; a multiplier pe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..evaluate import BASIC_OBJECTIVES, EvalContext, RobustnessConfig, evaluate_objectives, evaluate_robustness
 from ..hw.approx import get_multiplier
 from ..modelfile import architecture_of, save_model
-from ..records import Record, versions
+from ..records import Objective, Record, versions
 from ..spaces import Architecture
 from ..train import TrainConfig
 from ..variant import Variant, VariantModel, apply_variant, greedy_assignment, layer_sensitivity
@@ -33,15 +33,28 @@ def variant_record(vm: VariantModel, dataset: Dataset, seed: int, robustness: Ro
     ctx = EvalContext(m, dataset)
     objectives = list(evaluate_objectives(m, dataset, BASIC_OBJECTIVES, context=ctx))
     details: dict = {"energy": ctx.energy_breakdown()}  # per layer, from the estimate the objectives read
-    all_budgets = {"test_images": len(dataset.test), **(budgets or {})}
-    if robustness is not None:
-        x, y = images if images is not None else (dataset.test.x, dataset.test.y)
-        r = evaluate_robustness(m, x, y, robustness)
-        objectives.append(r.objective())
-        details["robustness"] = r.details()
-        all_budgets.update(r.budgets())
+    record = Record(str(vm.architecture), dataset.name, seed, tuple(objectives), variant=str(vm.variant),
+                    budgets={"test_images": len(dataset.test), **(budgets or {})}, versions=versions(), details=details)
+    if robustness is None:
+        return record
+    return with_robustness(record, m, images if images is not None else (dataset.test.x, dataset.test.y), robustness)
+
+
+def partial_record(vm: VariantModel, dataset: Dataset, seed: int, objectives: Sequence[Objective],
+                   budgets: dict) -> Record:
+    """A Record of what was measured on the variant's model before the work stopped (a search's trial stopped at a
+    rung: its costs); `budgets` say how far it got."""
     return Record(str(vm.architecture), dataset.name, seed, tuple(objectives), variant=str(vm.variant),
-                  budgets=all_budgets, versions=versions(), details=details)
+                  budgets=budgets, versions=versions())
+
+
+def with_robustness(record: Record, model: torch.nn.Module, images: tuple[torch.Tensor, torch.Tensor],
+                    robustness: RobustnessConfig, give_up: Callable[[float], bool] | None = None) -> Record:
+    """`record` (of `model`) with the model's robust accuracy on `images` added, its attacks' details and budgets
+    (`give_up`: see evaluate_robustness)."""
+    r = evaluate_robustness(model, *images, robustness, give_up=give_up)
+    return replace(record, objectives=(*record.objectives, r.objective()), budgets={**record.budgets, **r.budgets()},
+                   details={**record.details, "robustness": r.details()})
 
 
 def variant_objectives(vm: VariantModel, dataset: Dataset, robustness: RobustnessConfig | None,

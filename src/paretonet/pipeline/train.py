@@ -42,6 +42,17 @@ def init_seed(train_seed: int) -> int:
     return int(np.random.SeedSequence([train_seed, 0x1417]).generate_state(1)[0])
 
 
+def initial_model(arch: Architecture | ModelReference, dataset: Dataset, config: TrainConfig) -> nn.Module:
+    """The network before its first step: built (or made by the user's factory) with the seeded initialization,
+    prepared for the recipe."""
+    if isinstance(arch, ModelReference):
+        model = entry_point_model(str(arch), seed=init_seed(config.seed))
+    else:
+        model = build_model(arch, dataset.input_shape, dataset.n_classes, mean=dataset.mean, std=dataset.std,
+                            seed=init_seed(config.seed))
+    return prepare_model(model, config.recipe)
+
+
 def train_architecture(
     arch: Architecture | str,
     data: DataConfig | Dataset = DataConfig(),
@@ -56,12 +67,7 @@ def train_architecture(
     if isinstance(arch, str):  # 'entry:package.module:factory': a user's network, trained from its factory
         arch = ModelReference(arch.split("@")[0]) if arch.startswith("entry:") else Architecture.parse(arch)
     dataset = data if isinstance(data, Dataset) else load_dataset(data)
-    if isinstance(arch, ModelReference):
-        model = entry_point_model(str(arch), seed=init_seed(config.seed))
-    else:
-        model = build_model(arch, dataset.input_shape, dataset.n_classes, mean=dataset.mean, std=dataset.std,
-                            seed=init_seed(config.seed))
-    model = prepare_model(model, config.recipe)
+    model = initial_model(arch, dataset, config)
     result = train(model, dataset, config, on_batch=on_batch, on_epoch=on_epoch)
     record = Record(
         architecture=str(arch),

@@ -1,8 +1,9 @@
 """A search's run folder: the only reader and writer of its files.
 
 run.json          command, versions, evaluator, budgets, objectives (units, directions), reference point
-trials.csv        every completed trial: number, key, worker, objectives, feasible
+trials.csv        every completed trial: number, key, worker, objectives, feasible, violation (of the constraints)
 front.csv/.json   the Pareto front of the feasible trials (CSV, and Records)
+least_violating.csv  when no trial meets the constraints: the trials closest to meeting them
 hypervolume.csv   hypervolume of the feasible front after each completed trial (normalized space)
 importance.json   predictor feature importance per predicted objective (guided searches)
 curves.json       robustness and noise curves of front members (train evaluator)
@@ -87,6 +88,9 @@ class RunFolder:
         self._csv("front.csv", header, rows)
         self._json("front.json", [r.to_dict() if isinstance(r, Record) else r for r in records])
 
+    def write_least_violating(self, header: list[str], rows: list[list[Any]]) -> None:
+        self._csv("least_violating.csv", header, rows)
+
     def write_hypervolume(self, rows: list[list[Any]]) -> None:
         self._csv("hypervolume.csv", ["evaluations", "hypervolume"], rows)
 
@@ -125,6 +129,10 @@ class RunFolder:
 
     def front_rows(self) -> list[dict[str, str]]:
         return self._rows("front.csv")
+
+    def least_violating(self) -> list[dict[str, str]]:
+        """The trials closest to meeting the constraints, when none meets them (empty otherwise)."""
+        return self._rows("least_violating.csv") if self.run().get("least_violating") else []
 
     def front_json(self) -> list[dict]:
         """front.json as written (a Record's JSON form per row), for rewriting it row for row."""

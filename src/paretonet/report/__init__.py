@@ -24,7 +24,7 @@ def _load_run(run_dir: Path) -> dict[str, Any]:
     folder.check_finished()
     return {"run": folder.run(), "trials": folder.trials(), "front": folder.front_rows(),
             "hypervolume": folder.hypervolume(), "importance": folder.importance(), "curves": folder.curves(),
-            "records": folder.front_records()}
+            "records": folder.front_records(), "least_violating": folder.least_violating()}
 
 
 def _label(o: dict[str, str]) -> str:
@@ -69,6 +69,25 @@ def _front_table(data: dict[str, Any]) -> str:
                     f"<td>{escape(f['variant'] or '(float, as trained)')}</td>{cells}<td>{escape(f['model'])}</td></tr>")
     return (f"<table id=front><tr><th>trial</th><th>architecture</th><th>variant</th>{head}<th>model file</th></tr>"
             + "".join(body) + "</table>")
+
+
+def _least_violating(data: dict[str, Any]) -> str:
+    """When no trial meets the constraints: the trials closest to meeting them, marked as such."""
+    rows = data["least_violating"]
+    if not rows:
+        return ""
+    objs = data["run"]["objectives"]
+    head = "".join(f"<th>{escape(_label(o))}</th>" for o in objs)
+    body = "".join(f"<tr class=violating><td>{escape(r['trial'])}</td><td class=arch>{escape(r['architecture'])}</td>"
+                   f"<td>{escape(r['variant'] or '(float, as trained)')}</td>"
+                   + "".join(f"<td class=num>{float(r[o['name']]):.6g}</td>" for o in objs)
+                   + f"<td class=num>{float(r['violation']):.4g}</td></tr>" for r in rows)
+    constraints = ", ".join(data["run"].get("constraints", []))
+    return (f"<p id=infeasible><strong>No trial meets the constraints ({escape(constraints)}).</strong> The "
+            f"{len(rows)} least-violating trials (violation: each constraint's excess over its bound, relative to the "
+            "bound, summed) are not a front: none of them is feasible.</p>"
+            f"<table id=least-violating><tr><th>trial</th><th>architecture</th><th>variant</th>{head}"
+            "<th>violation</th></tr>" + body + "</table>")
 
 
 def _curves(data: dict[str, Any]) -> str:
@@ -150,7 +169,7 @@ def write_report(run_dir: str | Path, member: int | None = None, output: str | P
                f"reference point {run['normalization']['reference_point']})")
     sections = [
         f"<h1>paretonet search</h1><p>{escape(summary)}</p>",
-        "<h2>Pareto front</h2>", _pareto_plots(data), _front_table(data),
+        "<h2>Pareto front</h2>", _least_violating(data), _pareto_plots(data), _front_table(data),
         "<h2>Hypervolume</h2>", _hypervolume_plot(data),
         "<h2>Robustness and noise of front members</h2>", _curves(data),
         "<h2>Energy breakdown</h2>", _energy(data, member),

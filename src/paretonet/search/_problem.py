@@ -22,6 +22,7 @@ class Evaluation:
     values: tuple[float, ...]  # raw objective values, in the problem's objective order
     violations: tuple[float, ...]  # per constraint, 0 when satisfied (Optuna's convention)
     attrs: dict[str, Any] = field(default_factory=dict)  # stored with the trial: architecture, variant, Record
+    stopped_at: str | None = None  # the rung an early-stopped trial ended at (then values are empty)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +60,7 @@ class Problem(Protocol):
 
     def key(self, candidate: Any) -> str: ...
 
-    def evaluate(self, candidate: Any) -> Evaluation: ...
+    def evaluate(self, candidate: Any, stop: Any = None, rungs: tuple[int, ...] = ()) -> Evaluation: ...
 
     def pool(self, seed: int) -> Pool: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,8 @@ from ..records import Record, records_from_json, versions
 from ..records.run_folder import RunFolder
 from ._front import hypervolume, nondominated
 from ._guided import GuidedProposer
-from ._run import SearchConfig, SearchResult, completed_trials, mask_url
+from ._run import SearchConfig, SearchResult, completed_trials, mask_url, stopped_trials, total_violation
+from ._stopping import FINAL
 from ._table import TableProblem
 
 CURVE_MEMBERS = 3  # front members whose robustness and noise curves are measured at the end
@@ -39,9 +41,9 @@ def write_results(folder: RunFolder, problem: Any, config: SearchConfig, result:
     trials = completed_trials(study)
     by_number = {t.number: t for t in trials}
     names = [s.name for s in problem.objectives]
-    folder.write_trials(["trial", "key", "worker", *names, "feasible"],
+    folder.write_trials(["trial", "key", "worker", *names, "feasible", "violation"],
                         [[t.number, t.user_attrs["key"], t.user_attrs.get("worker", ""), *(repr(float(v)) for v in t.values),
-                 all(v <= 0 for v in t.constraints.values())] for t in trials])
+                          all(v <= 0 for v in t.constraints.values()), repr(total_violation(t, problem))] for t in trials])
     sign = problem.objectives[0].sign
     front = sorted((by_number[n] for n in result.front), key=lambda t: sign * t.values[0])
     records = [trial_record(problem, t, config.seed) for t in front]
@@ -54,6 +56,13 @@ def write_results(folder: RunFolder, problem: Any, config: SearchConfig, result:
             feasible.append(t.values)
         pts = problem.normalize(np.array(feasible, dtype=float)) if feasible else np.zeros((0, len(names)))
         rows.append([n, repr(hypervolume(pts[nondominated(pts)], problem.reference_point) if len(pts) else 0.0)])
+    closest = [by_number[n] for n in result.least_violating]
+    if closest or (folder.path / "least_violating.csv").exists():  # a rerun that found a feasible trial clears it
+        folder.write_least_violating(
+            ["trial", "architecture", "variant", *names, "violation", "worker", "model"],
+            [[t.number, r.architecture, r.variant, *(repr(float(v)) for v in t.values), repr(total_violation(t, problem)),
+              t.user_attrs.get("worker", ""), _local_model(folder, t)]
+             for t, r in ((t, trial_record(problem, t, config.seed)) for t in closest)])
     folder.write_hypervolume(rows)
     folder.write_importance(_importance(problem, proposer, trials))
     units = {o.name: o.unit for o in records[0].objectives} if records else {}
@@ -61,8 +70,6 @@ def write_results(folder: RunFolder, problem: Any, config: SearchConfig, result:
     if isinstance(problem, TableProblem):
         evaluator = {"kind": "table", "bench": problem.bench.name, "space": problem.bench.space}
     else:
-        from dataclasses import asdict
-
         evaluator = {"kind": "train", "space": problem.space_name, "dataset": problem.dataset.name,
                      "budget": asdict(problem.budget), "hardware": asdict(problem.hardware),
                      "test_images": len(problem.dataset.test)}
@@ -75,7 +82,15 @@ def write_results(folder: RunFolder, problem: Any, config: SearchConfig, result:
            "constraints": [str(c) for c in problem.constraints],
            "normalization": {"scale": [float(v) for v in problem.scale],
                              "reference_point": [float(v) for v in problem.reference_point]},
-           "completed": len(trials), "front": len(front), "hypervolume": result.hypervolume}
+           "completed": len(trials), "front": len(front), "hypervolume": result.hypervolume,
+           "least_violating": list(result.least_violating)}
+    if config.stopping is not None:
+        stopped = stopped_trials(study)
+        run["early_stopping"] = {**asdict(config.stopping), "stopped": len(stopped),
+                                 "stopped_at": {r: sum(t.user_attrs.get("stopped_at") == r for t in stopped)
+                                                for r in [*map(str, config.stopping.rungs), FINAL]},
+                                 "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0))
+                                                       for t in [*trials, *stopped])}
     folder.write_run(run)
     return records
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,16 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import ConfigError, check_choice, check_float, check_int
+from ..records import Record
 from ..records.names import ObjectiveName, robust_name
 from ..records.run_folder import RunFolder
 from ..spaces import SPACES, Architecture
 from ..variant import Variant
 from ._problem import Evaluation, Pool, group_ids, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives, perturbed_names
+from ._stopping import FINAL, StopFn, rung_values
 
-POOL_SIZE = 200  # candidates the predictor screens (drawn once per seed)
+POOL_SIZE = 400  # candidates the predictor screens (drawn once per seed): 50 architectures x 8 hardware choices
 POOL_PROXIES = ("nwot",)  # a cheap zero-cost proxy (one minibatch of 32) that ranks the warm start
 
 
@@ -98,6 +101,12 @@ class HardwareChoices:
         if arith.startswith("int"):
             return Variant(bits=int(arith[3:]), prune=prune)
         return Variant(multiplier=arith.removeprefix("mult:"), prune=prune)
+
+
+class _Stopped(Exception):
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"stopped at epoch {epoch}")
+        self.epoch = epoch
 
 
 def _slug(text: str) -> str:
@@ -196,41 +205,82 @@ class TrainProblem:
         return f"{arch}#{variant}"
 
     # -- evaluation --------------------------------------------------------------------------------
-    def _trained(self, arch: Architecture):  # noqa: ANN202
-        """The float model of `arch` trained with the budget: from memory, the run folder, or trained now."""
+    def _trained(self, arch: Architecture, on_rung: Callable[[Any, int, float], bool] | None = None,
+                 rungs: tuple[int, ...] = ()) -> tuple[Any, list[float], int]:
+        """The float model of `arch` trained with the budget (from memory, the run folder, or trained now), its
+        validation accuracy per epoch and the epochs trained by this call. While training, at each of `rungs`
+        on_rung(model, epoch, best validation accuracy so far) may stop it: then _Stopped is raised."""
         from ..modelfile import ModelMeta, load_model, model_paths, save_model
-        from ..pipeline.train import train_architecture
+        from ..pipeline.train import initial_model
+        from ..train import train
 
         name = str(arch)
         if name in self._models:
-            return self._models[name]
+            return (*self._models[name], 0)
+        config = self.budget.train_config()
         path = self.folder.models / f"float-{_slug(name)}" if self.folder is not None else None
         if path is not None and model_paths(path)[0].exists():
             model, meta = load_model(path)
-            if meta.architecture == name and meta.train_config == self.budget.train_config().to_dict():
-                self._models[name] = model
-                return self._models[name]
-        config = self.budget.train_config()
-        t = train_architecture(arch, self.dataset, config)
-        if path is not None:
-            save_model(path, t.model, ModelMeta(name, self.dataset.input_shape, self.dataset.n_classes, self.dataset.name,
-                                               config.seed, metrics={"training_seconds": t.result.seconds},
-                                               train_config=config.to_dict()))
-        self._models[name] = t.model
-        return self._models[name]
+            if meta.architecture == name and meta.train_config == config.to_dict():
+                history = [float(meta.metrics[f"val_accuracy_epoch{e}"]) for e in range(1, config.epochs + 1)
+                           if f"val_accuracy_epoch{e}" in meta.metrics]
+                if not all(0.0 <= v <= 1.0 for v in history):  # a file's numbers are used only when they make sense
+                    history = []
+                self._models[name] = (model, history)
+                return model, history, 0
+        model = initial_model(arch, self.dataset, config)
+        history: list[float] = []
 
-    def evaluate(self, candidate: tuple[Architecture, Variant]) -> Evaluation:
-        from ..evaluate import (FAULT_TRIALS, INPUT_NOISE_DRAWS, NOISE_DRAWS, SmoothingConfig, is_input_noise_objective,
-                                is_perturbed_objective)
+        def on_epoch(stats) -> None:  # noqa: ANN001
+            if stats.val_accuracy is None:
+                return
+            history.append(stats.val_accuracy)
+            if on_rung is not None and stats.epoch in rungs and stats.epoch < config.epochs:
+                if on_rung(model, stats.epoch, max(history)):
+                    raise _Stopped(stats.epoch)
+
+        result = train(model, self.dataset, config, on_epoch=on_epoch)
+        metrics = {"training_seconds": result.seconds, **{f"val_accuracy_epoch{e}": v for e, v in enumerate(history, 1)}}
+        if path is not None:
+            save_model(path, model, ModelMeta(name, self.dataset.input_shape, self.dataset.n_classes, self.dataset.name,
+                                              config.seed, metrics=metrics, train_config=config.to_dict()))
+        self._models[name] = (model, history)
+        return model, history, config.epochs
+
+    def evaluate(self, candidate: tuple[Architecture, Variant], stop: StopFn | None = None,
+                 rungs: tuple[int, ...] = ()) -> Evaluation:
+        """Train (or reuse) the architecture, make the variant, measure it. With `stop`, the trial reports at each of
+        `rungs` and at the last rung (the variant's accuracy, before any attack) and ends there if `stop` says so:
+        an Evaluation with `stopped_at` and a partial Record (the costs measured, how far training got)."""
+        from ..evaluate import (FAULT_TRIALS, INPUT_NOISE_DRAWS, NOISE_DRAWS, RobustnessAbandoned, SmoothingConfig,
+                                is_input_noise_objective, is_perturbed_objective)
         from ..modelfile import ModelMeta, save_model
-        from ..pipeline.compress import variant_record
+        from ..pipeline.compress import partial_record, variant_record, with_robustness
         from ..variant import apply_variant
 
         if self.key(candidate) in self._done:
             return self._done[self.key(candidate)]
         arch, variant = candidate
-        model = self._trained(arch)
         config = self.budget.train_config()
+        costs = [s.name for s in self.objectives if s.direction == "min"]  # measured on the variant: no training needed
+        known: dict[str, Any] = {}  # the variant at the first rung and its costs
+        budgets = {"evaluator": "train", "training": config.to_dict(), "search_budget": asdict(self.budget)}
+
+        def measured(model) -> list[float | None]:  # noqa: ANN001
+            if not known:  # once, at the first rung: the variant of the model as it is then
+                known["variant"] = apply_variant(model, arch, self.dataset, variant, config, self.lut_dirs)
+                known["costs"] = {o.name: o for o in self._costs(known["variant"].model, costs)}
+            return [known["costs"][s.name].value if s.name in known["costs"] else None for s in self.objectives]
+
+        def on_rung(model, epoch: int, value: float) -> bool:  # noqa: ANN001
+            return stop is not None and stop(str(epoch), value, measured(model))
+
+        try:
+            model, history, epochs = self._trained(arch, on_rung if stop is not None else None, rungs)
+        except _Stopped as s:
+            partial = partial_record(known["variant"], self.dataset, config.seed, list(known["costs"].values()), budgets)
+            return self._stopped(candidate, str(s.epoch), s.epoch, s.epoch, partial)
+        attrs: dict[str, Any] = {"epochs_trained": epochs, "rungs": rung_values(history, rungs), "val_accuracy": history}
         vm = apply_variant(model, arch, self.dataset, variant, config, self.lut_dirs)
         named = [s.name for s in (*self.objectives, *self.constraints)]
         perturbed = {"noise_draws": NOISE_DRAWS, "fault_trials": FAULT_TRIALS, "perturbation_seed": 0} if any(
@@ -239,18 +289,33 @@ class TrainProblem:
             perturbed.update(input_noise_draws=INPUT_NOISE_DRAWS, perturbation_seed=0)
         if any(ObjectiveName.parse(s.name).method == "smoothing" for s in (*self.objectives, *self.constraints)):
             perturbed["smoothing"] = asdict(SmoothingConfig())
-        rec = variant_record(vm, self.dataset, config.seed, self.budget.robustness(), self.images,
-                             budgets={"evaluator": "train", "training": config.to_dict(), "search_budget": asdict(self.budget),
-                                      **perturbed})
+        rec = variant_record(vm, self.dataset, config.seed, None, self.images, budgets={**budgets, **perturbed})
         have = {o.name for o in rec.objectives}
         extra = self._costs(vm.model, [s.name for s in (*self.objectives, *self.constraints) if s.name not in have])
         if extra:  # energy on other hardware, measured on the same model
             rec = replace(rec, objectives=(*rec.objectives, *extra))
         by_name = {o.name: o.value for o in rec.objectives}
+        accuracy = float(by_name["accuracy"])
+        attrs["rungs"][FINAL] = accuracy
+        robust = self.budget.robust_objective
+
+        def give_up(at_most: float) -> bool:  # the robust accuracy bound before each attack, all else measured
+            return stop is not None and stop(FINAL, accuracy, [at_most if s.name == robust else by_name.get(s.name)
+                                                               for s in self.objectives])
+
+        if robust in named:
+            try:
+                rec = with_robustness(rec, vm.model, self.images, self.budget.robustness(), give_up)
+            except RobustnessAbandoned as a:
+                rec = replace(rec, budgets={**rec.budgets, "attacks_run": list(a.ran)},
+                              details={**rec.details, "robustness": {"at_most": a.at_most, "seconds": a.seconds}})
+                return self._stopped(candidate, FINAL, config.epochs, epochs, rec)
+            by_name[robust] = rec.objectives[-1].value
+        elif stop is not None and stop(FINAL, accuracy, [by_name.get(s.name) for s in self.objectives]):
+            return self._stopped(candidate, FINAL, config.epochs, epochs, rec)
         values = tuple(float(by_name[s.name]) for s in self.objectives)
         violations = tuple(c.violation(float(by_name[c.name])) for c in self.constraints)
-        attrs: dict[str, Any] = {"architecture": str(vm.architecture), "variant": str(vm.variant),
-                                 "record": json.dumps(rec.to_dict())}
+        attrs.update({"architecture": str(vm.architecture), "variant": str(vm.variant), "record": json.dumps(rec.to_dict())})
         if self.folder is not None:
             rel = self.folder.models.relative_to(self.folder.path) / _slug(self.key(candidate))
             save_model(self.folder.model(rel), vm.model, ModelMeta(str(vm.architecture), self.dataset.input_shape,
@@ -261,25 +326,39 @@ class TrainProblem:
         self._done[self.key(candidate)] = Evaluation(self.key(candidate), values, violations, attrs)
         return self._done[self.key(candidate)]
 
+    def _stopped(self, candidate: tuple[Architecture, Variant], rung: str, epochs_run: int, epochs_trained: int,
+                 record: Record) -> Evaluation:
+        """A trial stopped at `rung`: its partial Record holds what was measured on its variant (the costs; at the last
+        rung also the accuracy), its budgets how far training got. Never cached: a later front may let it through."""
+        record = replace(record, budgets={**record.budgets, "epochs_run": epochs_run, "stopped_at": rung})
+        attrs = {"architecture": str(candidate[0]), "variant": str(candidate[1]), "record": json.dumps(record.to_dict()),
+                 "epochs_trained": epochs_trained}
+        return Evaluation(self.key(candidate), (), (), attrs, stopped_at=rung)
+
     # -- the predictor's pool ------------------------------------------------------------------------
     def pool(self, seed: int) -> Pool:
-        """`pool_size` distinct candidates drawn with `seed`; features: the space's encoding, the hardware
-        choice, log parameter count; score: cheap zero-cost proxies of the architecture."""
+        """About `pool_size` candidates: distinct architectures drawn with `seed`, each with every hardware choice
+        (once an architecture is trained, its other variants cost no training); features: the space's encoding, the
+        hardware choice, log parameter count; score: cheap zero-cost proxies of the architecture."""
         from ..hw.approx import get_multiplier
         from ..proxies import compute_proxies
 
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9001]))
         params, keys, cands = [], [], []
-        for _ in range(50 * self.pool_size):
-            if len(keys) == self.pool_size:
+        hardware = [(a, p) for a in self.hardware.arith for p in self.hardware.prune]
+        archs = max(1, self.pool_size // len(hardware))
+        for _ in range(50 * archs):
+            if len(keys) >= archs * len(hardware):
                 break
             p = self._draw(rng)
             c = self.candidate(p)
-            if c is None or self.key(c) in keys:
+            if c is None or any(str(c[0]) == str(a) for a, _ in cands):
                 continue
-            params.append(p)
-            keys.append(self.key(c))
-            cands.append(c)
+            for arith, prune in hardware:  # every hardware choice of each architecture: its variants need no training
+                params.append({**p, "arith": arith, "prune": prune})
+                c = self.candidate(params[-1])
+                keys.append(self.key(c))
+                cands.append(c)
         proxies: dict[str, dict[str, float]] = {}
         sizes: dict[str, float] = {}
         for arch, _ in cands:
