@@ -19,7 +19,7 @@ from paretonet.variant import Variant
 TINY = TrainBudget(epochs=1, robust_images=20, queries=20, sanity_images=10, sanity_queries=20)
 OBJECTIVES = ["accuracy", "robust_accuracy@worst:fast:0.1", "energy_pj@horowitz45:hierarchy", "size_bytes"]
 FAST = ["--epochs", "1", "--robust-images", "20", "--queries", "20", "--bits", "8", "--multipliers", "",
-        "--prune", "0,0.5", "--pool-size", "10"]
+        "--prune", "0,0.5", "--pool-size", "40"]  # 10 architectures x 4 hardware choices
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def test_search_cli_writes_front_models_and_a_report_that_draws_in_a_browser(tmp
 
     monkeypatch.setattr(evaluate_package, "ibp_certified", first_member_unbounded)
     run = tmp_path / "run"
-    code = main(["search", "--trials", "3", "--seed", "1", *FAST, "--output", str(run)])
+    # every trial completes (no early stopping), so the predictor has results enough to draw its importance
+    code = main(["search", "--trials", "3", "--seed", "1", *FAST, "--no-early-stopping", "--output", str(run)])
     assert code == 0
     front = records_from_json(json.loads((run / "front.json").read_text()))
     assert front and all(r.budgets["evaluator"] == "train" for r in front)
@@ -143,7 +144,8 @@ def test_report_of_a_folder_that_is_no_run_is_exit_2(capsys, tmp_path):
 @pytest.mark.slow
 def test_search_adds_non_dominated_cascades_of_front_members(tmp_path):
     run = tmp_path / "run"
-    assert main(["search", "--trials", "6", "--seed", "2", *FAST, "--cascades", "--no-report", "--output", str(run)]) == 0
+    assert main(["search", "--trials", "6", "--seed", "2", *FAST, "--cascades", "--no-early-stopping", "--no-report",
+                 "--output", str(run)]) == 0
     with (run / "cascades.csv").open() as f:
         measured = list(csv.DictReader(f))
     chained = records_from_json(json.loads((run / "cascades.json").read_text()))
