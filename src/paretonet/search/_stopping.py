@@ -3,9 +3,10 @@ its final objectives is dominated by completed trials.
 
 A trained trial reports at rungs (epochs): its costs (size, energy: measured on its variant, they do not depend
 on training) and a rung value, the float model's best validation accuracy so far; at the last rung ("final") the
-variant's own test accuracy, measured before any attack. Each objective not yet measured is estimated from the rung
-value by how the completed trials' final values followed their values at that rung (a fitted line), optimistically
-(Judge.estimate). So a trial is stopped only when even that estimate is dominated by a completed trial. Chosen over
+variant's own test accuracy, and robust accuracy bounded from above by what stands before each attack (nothing is
+estimated there). Each objective not yet measured is estimated from the rung value by how the completed trials' final
+values followed their values at that rung (a fitted line), optimistically (Judge.estimate). So a trial is stopped
+only when even that estimate is dominated by a completed trial. Chosen over
 successive halving of Pareto ranks because a rank says nothing of how far a trial is from the front, and a fixed
 halving fraction stops trials that could still enter it (benchmarks/early_stopping.py measures the result against
 full training).
@@ -28,7 +29,7 @@ StopFn = Callable[[str, float, Sequence[float | None]], bool]
 @dataclass(frozen=True)
 class EarlyStopping:
     rungs: tuple[int, ...] = (1, 2, 4)  # epochs at which a training trial may stop (before the last one)
-    warmup: int = 5  # completed trials the margins are learned from before any trial is stopped
+    warmup: int = 5  # completed trials the lines are fitted to before any estimate is made
     optimism: float = 2.0  # residual standard deviations added to an estimated fraction
     slack: float = 0.02  # added to every estimated fraction: room for a trial better than any seen
     dominators: int = 1  # completed feasible trials that must dominate the optimistic estimate
