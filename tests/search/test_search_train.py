@@ -125,6 +125,9 @@ BAD = {
     "cascades of an objective they lack": (["--cascades", "--objectives", "accuracy,accuracy@faults:weights:0.001"],
                                            "--cascades: cascades are not measured on accuracy@faults:weights:0.001"),
     "cascade drop above 1": (["--cascades", "--cascade-drop", "2"], "--cascade-drop: got 2, expected a number in [0, 1]"),
+    "rungs not integers": (["--rungs", "x"], "--rungs: got 'x', expected comma-separated integers"),
+    "rungs not increasing": (["--rungs", "2,1"], "rungs: got 2,1, expected increasing epochs"),
+    "rung below 1": (["--rungs", "0"], "rungs: got 0, expected an integer >= 1"),
 }
 
 
