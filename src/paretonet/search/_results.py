@@ -57,7 +57,8 @@ def write_results(folder: RunFolder, problem: Any, config: SearchConfig, result:
         pts = problem.normalize(np.array(feasible, dtype=float)) if feasible else np.zeros((0, len(names)))
         rows.append([n, repr(hypervolume(pts[nondominated(pts)], problem.reference_point) if len(pts) else 0.0)])
     closest = [by_number[n] for n in result.least_violating]
-    if closest or (folder.path / "least_violating.csv").exists():  # a rerun that found a feasible trial clears it
+    run_before = folder.run()
+    if closest or run_before.get("least_violating"):  # a rerun that found a feasible trial clears the old list
         folder.write_least_violating(
             ["trial", "architecture", "variant", *names, "violation", "worker", "model"],
             [[t.number, r.architecture, r.variant, *(repr(float(v)) for v in t.values), repr(total_violation(t, problem)),

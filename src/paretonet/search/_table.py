@@ -7,6 +7,7 @@ evaluation. The others (accuracies) are only known for the architectures a searc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..records.names import ObjectiveName
 from ._problem import Evaluation, Pool, group_ids, proxy_score
 from ._spec import Constraint, ObjectiveSpec, parse_constraint, parse_objectives
 
-COVERAGE = 0.5  # the share of draws of a space's parameters a table must hold to be searched by them (_searchable)
+COVERAGE = 0.5  # the share of draws of a space's parameters a table must hold to be searched by them (TableProblem.searchable)
 
 # Known for every architecture before any evaluation: zero-cost proxies (FLOPs and params among them in
 # NAS-Bench-201) and device costs, which a lookup table or a latency model gives for free.
@@ -65,12 +66,10 @@ class TableProblem:
         """Which objectives are known for every architecture without evaluating it."""
         return np.array([is_free(s.name) for s in self.objectives])
 
-    @property
+    @cached_property
     def rows(self) -> np.ndarray:
         """Table rows holding every objective, in order."""
-        if "_rows" not in self.__dict__:
-            object.__setattr__(self, "_rows", np.array(sorted(self.index.values())))
-        return self.__dict__["_rows"]
+        return np.array(sorted(self.index.values()))
 
     def normalize(self, values: np.ndarray) -> np.ndarray:
         """Raw objective values (rows x objectives) in the normalized minimization space."""
@@ -94,14 +93,13 @@ class TableProblem:
                       versions=versions())
 
     # -- the searched parameters: the space's own (nb201: six edge ops), or one categorical of the rows --
-    def _searchable(self) -> bool:
+    @cached_property
+    def searchable(self) -> bool:
         """Whether the space's own parameters (nb201: six edge ops) are searched, or one categorical of the rows: the
         parameters when seeded draws of them hit the table at least COVERAGE of the time (the published nb201 table,
         which holds every cell that computes something: 0.60), the rows otherwise (a 725-row sample of it: 0.05, so
         a sampler of the parameters would mostly propose architectures the table lacks)."""
-        if "searchable" not in self.__dict__:
-            object.__setattr__(self, "searchable", self.coverage() >= COVERAGE)
-        return self.__dict__["searchable"]
+        return self.coverage() >= COVERAGE
 
     def coverage(self, draws: int = 512) -> float:
         """The share of seeded draws of the space's parameters that the table holds (0 for a space without them)."""
@@ -123,7 +121,7 @@ class TableProblem:
     def distributions(self) -> dict:
         import optuna
 
-        if self._searchable():
+        if self.searchable:
             from ..spaces import SPACES
 
             return {k: optuna.distributions.CategoricalDistribution(v)
@@ -134,7 +132,7 @@ class TableProblem:
 
     def params_of(self, row: int) -> dict[str, str]:
         arch = self.bench.architectures[row]
-        if self._searchable():
+        if self.searchable:
             from ..spaces import Architecture
 
             a = Architecture.parse(arch)
@@ -143,7 +141,7 @@ class TableProblem:
 
     def row_of(self, params: dict[str, str]) -> int | None:
         """The table row of these parameters, or None when the table does not hold them (degenerate cells)."""
-        if self._searchable():
+        if self.searchable:
             from ..spaces import Architecture, SPACES
 
             arch = str(Architecture.of(self.bench.space, SPACES.get(self.bench.space).from_params(params)))
