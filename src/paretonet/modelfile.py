@@ -5,14 +5,21 @@
 approximate layer, its multiplier with the SHA-256 of its table; the tables themselves travel in
 the safetensors file, and loading refuses a table whose hash differs. Loading never unpickles:
 a file that is not safetensors (a pickle, a torch.save zip) is refused.
+
+A user's own network is rebuilt by its JSON's `entry_point`, which imports Python code. That code runs only
+when its module is installed in the environment (the user put it there) or when the caller trusts the file
+for this run (`load_model(..., trust_code=True)`, `with trusting_code():`, the CLI's `--trust-code`), as
+Hugging Face's `trust_remote_code` does: a module found only beside a model someone sent never runs by default.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -24,6 +31,22 @@ FORMAT_VERSION = 2  # 2: variants (variant string, multiplier tables)
 _PICKLE_PROTOCOL = 0x80
 _ZIP_MAGIC = b"PK\x03\x04"
 _TABLE_KEY = "paretonet.multiplier_table."
+_TRUST_CODE: ContextVar[bool] = ContextVar("paretonet_trust_code", default=False)
+
+
+@contextmanager
+def trusting_code(trusted: bool = True) -> Iterator[None]:
+    """Within the block, models whose entry point is code beside the model file (not installed) may run it."""
+    token = _TRUST_CODE.set(trusted)
+    try:
+        yield
+    finally:
+        _TRUST_CODE.reset(token)
+
+
+def trust_code_for_this_run(trusted: bool = True) -> None:
+    """The CLI's --trust-code: set for the rest of the current context (each CLI call runs in a fresh one)."""
+    _TRUST_CODE.set(trusted)
 
 
 @dataclass(frozen=True)
@@ -167,16 +190,40 @@ def entry_point_model(reference: str, seed: int | None = None) -> nn.Module:
         return _from_entry_point(entry_point, Path.cwd(), "--arch")
 
 
-def _from_entry_point(entry_point: str, folder: Path, where: str) -> nn.Module:
-    """Call 'package.module:factory' (importable as installed, or from `folder`); errors start with `where`."""
+def _installed(module_name: str, folder: Path) -> bool:
+    """Is the module's top-level package importable from the environment itself: found on sys.path without the
+    current folder or the model's folder (where a file someone sent would be)?"""
+    import importlib.machinery
+    import sys
+
+    top = module_name.split(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    local = {Path.cwd().resolve(), folder.resolve()}
+    path = [p for p in sys.path if p and Path(p).resolve() not in local]
+    spec = importlib.machinery.PathFinder.find_spec(top, path)
+    return spec is not None
+
+
+def _from_entry_point(entry_point: str, folder: Path, where: str, trust_code: bool | None = True) -> nn.Module:
+    """Call 'package.module:factory' (importable as installed, or from `folder` when code there is trusted:
+    `trust_code`, or None for the current context's setting); errors start with `where`."""
     import importlib
+    import importlib.machinery
     import sys
 
     module_name, colon, attr = entry_point.partition(":")
     if not colon or not module_name or not attr:
         raise ModelFileError(f"{where}: entry_point {entry_point!r} is not 'package.module:factory'")
+    trusted = _TRUST_CODE.get() if trust_code is None else trust_code
+    if not trusted and not _installed(module_name, folder):
+        local = importlib.machinery.PathFinder.find_spec(module_name.split(".")[0], [str(folder.resolve())])
+        if local is not None:  # code that came with the file: run only when the user says so for this run
+            raise ModelFileError(f"{where}: entry_point {entry_point!r} would import and run {local.origin}, which "
+                                 "is not installed in this environment; if you trust whoever made this model, "
+                                 "pass --trust-code (Python: load_model(path, trust_code=True))")
     folder = str(folder.resolve())
-    added = folder not in sys.path
+    added = trusted and folder not in sys.path  # untrusted: a file beside the model must not shadow an installed one
     if added:
         sys.path.insert(0, folder)
     try:
@@ -229,8 +276,10 @@ def _multiplier_tables(meta: ModelMeta, state: dict[str, torch.Tensor], weights:
     return out
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
-    """Rebuild the model (and its variant's layers) from its JSON and load its weights; eval mode."""
+def load_model(path: str | Path, trust_code: bool | None = None) -> tuple[nn.Module, ModelMeta]:
+    """Rebuild the model (and its variant's layers) from its JSON and load its weights; eval mode.
+    `trust_code`: may an entry point that is not installed (a module beside the file) run; None: as the
+    current context says (`trusting_code`, the CLI's --trust-code), by default no."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -258,7 +307,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     state = {k: v for k, v in state.items() if not k.startswith(_TABLE_KEY)}
     try:
         sidecar = model_paths(weights)[1]
-        base = (_from_entry_point(meta.entry_point, sidecar.parent, f"model metadata {sidecar}") if meta.entry_point
+        base = (_from_entry_point(meta.entry_point, sidecar.parent, f"model metadata {sidecar}", trust_code)
+                if meta.entry_point
                 else build_model(Architecture.parse(meta.architecture), meta.input_shape, meta.n_classes))
         model = variant_structure(base, Variant.parse(meta.variant), multipliers)
     except ModelFileError:

@@ -44,7 +44,7 @@ def resnet(tmp_path_factory, digits):
 
 
 def test_an_entry_point_model_goes_through_the_commands(capsys, resnet, tmp_path):
-    net, meta = load_model(resnet)
+    net, meta = load_model(resnet, trust_code=True)
     assert meta.architecture.startswith("entry:usernet:resnet@") and type(net).__name__ == "ResNet"
     commands = {"evaluate": ["evaluate"], "robustness": ["robustness", "--preset", "fast", "--images", "20"],
                 "energy": ["energy", "--dataflow", "hierarchy"], "certify": ["certify", "--n", "50", "--n0", "10",
@@ -54,7 +54,7 @@ def test_an_entry_point_model_goes_through_the_commands(capsys, resnet, tmp_path
                 "noise": ["noise", "--outputs", "0.1", "--draws", "2"], "faults": ["faults", "--bits", "8", "--trials", "2"]}
     for name, args in commands.items():
         out = tmp_path / f"{name}.json"
-        assert main([args[0], str(resnet), *args[1:], "-o", str(out)]) == 0, name
+        assert main([args[0], str(resnet), "--trust-code", *args[1:], "-o", str(out)]) == 0, name
         doc = json.loads(out.read_text())
         records = doc if isinstance(doc, list) else [doc]
         assert all(r["architecture"] == meta.architecture for r in records), name
@@ -63,7 +63,7 @@ def test_an_entry_point_model_goes_through_the_commands(capsys, resnet, tmp_path
     assert "add" in kinds  # the residual sum is priced as data movement of its own
     assert "IBP skipped" in capsys.readouterr().out  # a residual block interval bounds do not know: said, not fatal
     # every conv and linear layer approximate, bit-exact against the int64 reference
-    approx, ameta = load_model(tmp_path / "approx_model")
+    approx, ameta = load_model(tmp_path / "approx_model", trust_code=True)
     layers = [m for m in approx.modules() if isinstance(m, ApproxLayer)]
     assert len(layers) == 4 and ameta.entry_point == "usernet:resnet"
     seen = {}
@@ -82,13 +82,54 @@ def test_an_operation_the_energy_model_cannot_price_is_named(capsys, tmp_path):
     user = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(user)
     path = _user_model(tmp_path, "lstm", {k: v.contiguous() for k, v in user.lstm().state_dict().items()})
-    assert main(["energy", str(path)]) == 2
+    assert main(["energy", str(path), "--trust-code"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "energy: layer rnn (LSTM) is an operation the cost model cannot price" in err[0], err
-    assert main(["evaluate", str(path), "-o", str(tmp_path / "e.json")]) == 0  # the other commands still work
+    assert main(["evaluate", str(path), "--trust-code", "-o", str(tmp_path / "e.json")]) == 0  # the others work
     names = {o["name"] for o in json.loads((tmp_path / "e.json").read_text())["objectives"]}
     assert "accuracy" in names and not any(n.startswith("energy") for n in names)  # absent, not priced as zero
     assert "energy not measured" in capsys.readouterr().out
+
+
+EVIL = """from pathlib import Path
+Path(__file__).with_name("ran").write_text("the sender's code ran")
+from usernet import resnet
+"""
+
+
+def test_code_that_came_with_a_model_runs_only_with_trust_code(capsys, resnet, tmp_path):
+    """A model someone sent names an entry point in a module beside it: nothing of it runs unless the user says
+    so for that run; a module installed in the environment needs no opt-in."""
+    from safetensors.torch import load_file
+
+    from paretonet.errors import ModelFileError
+    from paretonet.modelfile import trusting_code
+
+    state = load_file(str(resnet.with_suffix(".safetensors")))
+    path = _user_model(tmp_path, "resnet", state, entry_point="evil:resnet")
+    (tmp_path / "evil.py").write_text(EVIL)
+    for command in (["energy"], ["evaluate"], ["robustness", "--images", "5"], ["compress", "--bits", "8"]):
+        assert main([command[0], str(path), *command[1:]]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"would import and run {tmp_path / 'evil.py'}" in err[0] and "--trust-code" in err[0], err
+    assert not (tmp_path / "ran").exists()
+    with pytest.raises(ModelFileError, match="not installed in this environment"):
+        load_model(path)
+    assert main(["energy", str(path), "--trust-code", "--no-layers"]) == 0  # the user's choice, for this run
+    assert (tmp_path / "ran").exists()
+    (tmp_path / "ran").unlink()
+    assert main(["energy", str(path), "--no-layers"]) == 2  # and only for that run
+    with trusting_code():
+        net, _ = load_model(path)
+    assert type(net).__name__ == "ResNet"
+    # an installed module runs without the opt-in, even with a file of its name beside the model
+    path.with_suffix(".json").write_text(json.dumps({"entry_point": "torch.nn:Identity", "input_shape": [1, 8, 8],
+                                                     "n_classes": 10, "dataset": "digits"}))
+    save_file({}, str(path.with_suffix(".safetensors")))
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(EVIL)
+    net, _ = load_model(path)
+    assert type(net).__name__ == "Identity" and not (tmp_path / "ran").exists()
 
 
 @pytest.mark.parametrize("case,message", [
@@ -115,7 +156,7 @@ def test_bad_user_models_are_one_line_and_exit_2(capsys, resnet, tmp_path, case,
     else:
         path = _user_model(tmp_path, "resnet", state)
         torch.save(state, path.with_suffix(".safetensors"))  # a pickle under the safetensors name
-    assert main(["evaluate", str(path)]) == 2
+    assert main(["evaluate", str(path), "--trust-code"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
 
@@ -123,7 +164,7 @@ def test_bad_user_models_are_one_line_and_exit_2(capsys, resnet, tmp_path, case,
 @pytest.fixture(scope="module")
 def exported(resnet, tmp_path_factory):
     """The same network exported to ONNX by torch's exporter (batch norm kept as its own node)."""
-    net, _ = load_model(resnet)
+    net, _ = load_model(resnet, trust_code=True)
     folder = tmp_path_factory.mktemp("onnx")
     path = folder / "resnet.onnx"
     torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False, do_constant_folding=False,
@@ -145,7 +186,7 @@ def test_an_onnx_file_equals_onnxruntime_and_the_entry_point_model(capsys, resne
     assert meta.architecture.startswith("onnx:") and meta.input_shape == (1, 8, 8) and meta.n_classes == 10
     by = {}
     for name, model in (("entry", resnet), ("onnx", exported)):
-        assert main(["evaluate", str(model), "-o", str(tmp_path / f"{name}.json")]) == 0
+        assert main(["evaluate", str(model), "--trust-code", "-o", str(tmp_path / f"{name}.json")]) == 0
         by[name] = {o["name"]: o["value"] for o in json.loads((tmp_path / f"{name}.json").read_text())["objectives"]}
     for k in ("size_bytes", "params", "macs", "energy_pj@horowitz45:hierarchy", "energy_data_pj@horowitz45:hierarchy"):
         assert by["onnx"][k] == by["entry"][k], k  # the same network, priced the same
@@ -201,11 +242,11 @@ def test_operations_called_as_functions_are_priced_or_named(capsys, tmp_path):
     user = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(user)
     relu = _user_model(tmp_path, "functional_relu", dict(user.functional_relu().state_dict()))
-    assert main(["energy", str(relu), "--dataflow", "hierarchy", "-o", str(tmp_path / "e.json")]) == 0
+    assert main(["energy", str(relu), "--trust-code", "--dataflow", "hierarchy", "-o", str(tmp_path / "e.json")]) == 0
     layers = json.loads((tmp_path / "e.json").read_text())["details"]["estimates"][0]["layers"]
     assert any(layer["kind"] == "activation" and "relu" in layer["name"] for layer in layers)  # torch.relu priced
     pool = _user_model(tmp_path, "functional_pool", dict(user.functional_pool().state_dict()))
     capsys.readouterr()
-    assert main(["energy", str(pool)]) == 2
+    assert main(["energy", str(pool), "--trust-code"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "(max_pool2d called as a function) is an operation the cost model cannot price" in err[0]

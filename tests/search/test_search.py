@@ -99,6 +99,13 @@ def _storage(kind: str, tmp_path) -> str:  # noqa: ANN001
     return f"sqlite:///{tmp_path / 'study.db'}"
 
 
+def _trials(url: str, study: str) -> list:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+
+
 def _completed(url: str, study: str) -> list[tuple[int, str, str]]:
     """(number, architecture, worker) of every completed trial; [] while the study does not exist yet."""
     import optuna
@@ -116,7 +123,7 @@ def _completed(url: str, study: str) -> list[tuple[int, str, str]]:
 def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
     url, study, run = _storage(kind, tmp_path), f"resume-{uuid.uuid4().hex[:8]}", tmp_path / "run"
     cmd = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--trials", "120", "--no-predictor", "--sampler", "random",
-           "--storage", url, "--study", study, "--output", str(run)]
+           "--storage", url, "--study", study, "--output", str(run), "--heartbeat", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while len(_completed(url, study)) < 25 and time.time() < deadline and proc.poll() is None:
@@ -125,9 +132,12 @@ def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
     proc.wait()
     before = _completed(url, study)
     assert 25 <= len(before) < 120
+    killed = [t.number for t in _trials(url, study) if t.state.name == "RUNNING"]  # its heartbeat stops with it
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     after = _completed(url, study)
+    retried = [t.system_attrs.get("failed_trial") for t in _trials(url, study) if t.state.name == "COMPLETE"]
+    assert all(n in retried for n in killed), (killed, retried)  # the trial the kill interrupted ran again
     assert len(after) == 120 and len({n for n, _, _ in after}) == 120 and set(before) <= set(after)
     front = records_from_json(json.loads((run / "front.json").read_text()))
     assert front and all(r.budgets["evaluator"] == "table" for r in front)
@@ -158,8 +168,12 @@ BAD = {
     "constraint on unknown objective": (["--constraint", "joules<=5"], "constraints: unknown objective 'joules'"),
     "budget below 1": (["--trials", "0"], "trials: got 0, expected an integer >= 1"),
     "worker without storage": (["--worker"], "--worker: joining a study needs --storage"),
-    "unreachable database": (["--storage", "postgresql+psycopg://paretonet:s3cret@127.0.0.1:9/studies"],
-                             "storage: cannot open postgresql+psycopg://paretonet:***@127.0.0.1:9/studies"),
+    "unreachable database": (["--storage", "postgresql+psycopg://paretonet:s3cret@127.0.0.1:9/studies",
+                              "--storage-retry", "1"],  # waited out for 1 s (a worker may start during a restart)
+                             "storage: cannot open postgresql+psycopg://paretonet:***@127.0.0.1:9/studies: no answer "
+                             "for 1 s"),
+    "heartbeat below 1": (["--heartbeat", "0"], "--heartbeat: got 0, expected an integer >= 1"),
+    "negative storage retry": (["--storage-retry", "-1"], "--storage-retry: got -1, expected a number in [0, 86400]"),
 }
 
 

@@ -5,6 +5,7 @@ Any ParetonetError (and any usage error) becomes one line on stderr and exit cod
 
 from __future__ import annotations
 
+import contextvars
 import sys
 
 from .._threads import limit_openmp_spinning
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text + "\n")
         return 0
     try:
-        code = command.main(args=args, prog_name="paretonet", standalone_mode=False)
+        # a fresh context per call: --trust-code (a context variable) holds for this run only
+        code = contextvars.copy_context().run(command.main, args=args, prog_name="paretonet", standalone_mode=False)
     except ParetonetError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         return 2

@@ -90,6 +90,20 @@ SplitSeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/te
 ModelArg = Annotated[Path, typer.Argument(
     help="PATH.safetensors + PATH.json: saved by paretonet (--save-model), or your own weights with a JSON naming "
          "entry_point 'package.module:factory'; or an .onnx file (a JSON beside it names the dataset).")]
+
+
+def _trust_code(trusted: bool) -> bool:
+    from ..modelfile import trust_code_for_this_run
+
+    if trusted:
+        trust_code_for_this_run()
+    return trusted
+
+
+TrustCodeOpt = Annotated[bool, typer.Option(
+    "--trust-code", callback=_trust_code,
+    help="Let a model's entry point import Python code that came with it (a module beside the model file, not "
+         "installed in this environment). Only for models from someone you trust: that code runs as you.")]
 AttackPresetOpt = Annotated[str, typer.Option(
     "--attack-preset", "--preset", help="Attack preset: fast (FGSM+PGD), standard (AutoAttack's APGD-CE+APGD-T+FAB-T+Square) or full.")]
 EpsOpt = Annotated[float, typer.Option(help="Perturbation size in [0, 1] (pixels in [0, 1]).")]

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ._common import (
+    TrustCodeOpt,
     AttackPresetOpt,
     DataDirOpt,
     EpsOpt,
@@ -33,6 +34,7 @@ CURVE_POINTS = 11
 @app.command("cascade")
 def cascade_cmd(
     models: Annotated[list[Path], typer.Argument(help="Saved models in the order they are asked: SMALL LARGE (or more).")],
+    trust_code: TrustCodeOpt = False,
     target_accuracy_drop: Annotated[float, typer.Option(
         help="Accuracy the cascade may lose against the last model alone, on the validation split (0.01: one point).")] = 0.01,
     threshold: Annotated[Optional[float], typer.Option(

@@ -8,6 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    TrustCodeOpt,
     AttackPresetOpt,
     DataDirOpt,
     FormatOpt,
@@ -30,6 +31,7 @@ from ._common import (
 @app.command("certify")
 def certify_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     radii: Annotated[str, typer.Option(help="L2 radii at which randomized smoothing's certified accuracy is reported.")] = "0,0.25,0.5",
     sigma: Annotated[float, typer.Option(help="Smoothing noise std (pixels in [0, 1]).")] = 0.25,
     n: Annotated[int, typer.Option(help="Noisy copies per image that count the class.")] = 1000,

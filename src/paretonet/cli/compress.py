@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    TrustCodeOpt,
     Table,
     AttackPresetOpt,
     DataDirOpt,
@@ -68,6 +69,7 @@ def _show_variants(records: list, *, eps: float, save: Path | None, fmt: str, ba
 @app.command("compress")
 def compress_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     bits: Annotated[Optional[int], typer.Option(help="Weight bits of every conv/linear layer (1..16).")] = None,
     act_bits: Annotated[Optional[int], typer.Option(help="Activation bits (default: same as --bits).")] = None,
     per_tensor: Annotated[bool, typer.Option("--per-tensor", help="One weight scale per tensor, not per channel.")] = False,
@@ -154,6 +156,7 @@ def approx_cmd(
     output: OutputOpt = None,
     save: SaveVariantOpt = None,
     fmt: FormatOpt = "table",
+    trust_code: TrustCodeOpt = False,
 ) -> None:
     """Accuracy, robust accuracy, size and energy: as trained, 8-bit exact, and with the multiplier. Each layer is
     approximate, exact 8-bit or float: --layers (default all) approximate, --exact-layers and the rest exact 8-bit,

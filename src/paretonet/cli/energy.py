@@ -8,6 +8,7 @@ import typer
 
 from ..records.names import DEFAULT_HARDWARE
 from ._common import (
+    TrustCodeOpt,
     DataDirOpt, DatasetOpt, FormatOpt, ModelArg, OutputOpt, SeedOpt, SplitSeedOpt, Table, app, check_format, say, show,
     write_records,
 )
@@ -16,6 +17,7 @@ from ._common import (
 @app.command("energy")
 def energy_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     hardware: Annotated[str, typer.Option(
         help="Hardware: a preset (horowitz45 in pJ, eyeriss normalized to a 16-bit MAC) or a JSON/YAML file.")] = DEFAULT_HARDWARE,
     dataflow: Annotated[str, typer.Option(help="A, B, hierarchy, or all.")] = "all",

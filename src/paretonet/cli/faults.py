@@ -8,6 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    TrustCodeOpt,
     Table,
     DataDirOpt,
     DatasetOpt,
@@ -62,6 +63,7 @@ def _table(title: str, rows: list[dict]) -> Table:
 @app.command("noise")
 def noise_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     weights: Annotated[Optional[str], typer.Option(
         help="Weight noise std, relative to each layer's max |w| (comma-separated for a curve).")] = None,
     multiplicative: Annotated[bool, typer.Option("--multiplicative", help="Weight noise relative to each weight.")] = False,
@@ -102,6 +104,7 @@ def noise_cmd(
 @app.command("faults")
 def faults_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     rate: Annotated[Optional[str], typer.Option(help="Probability that a stored bit flips (comma-separated for a curve).")] = None,
     count: Annotated[Optional[int], typer.Option(help="A fixed number of flipped weight bits instead of a rate.")] = None,
     target: Annotated[str, typer.Option(help="weights, activations or both.")] = "weights",

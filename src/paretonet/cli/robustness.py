@@ -8,6 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    TrustCodeOpt,
     Table,
     AttackPresetOpt,
     DataDirOpt,
@@ -65,6 +66,7 @@ def print_sanity(results: list[dict], fmt: str = "table") -> None:
 @app.command("robustness")
 def robustness_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     preset: AttackPresetOpt = "standard",
     attacks: Annotated[Optional[str], typer.Option(help="Comma-separated attacks instead of a preset.")] = None,
     eps: Annotated[str, typer.Option(help="Perturbation size(s) in [0, 1], comma-separated for a curve.")] = "0.1",

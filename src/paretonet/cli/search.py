@@ -44,6 +44,8 @@ def search_cmd(
     storage: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL of the study's database (default: a SQLite file in the run folder).")] = None,
     study: Annotated[str, typer.Option(help="Study name.")] = "paretonet",
     worker: Annotated[bool, typer.Option("--worker", help="Join the existing study in --storage as one more worker.")] = False,
+    heartbeat: Annotated[int, typer.Option(help="Seconds between a running trial's heartbeats in the study's database; a trial whose process stops beating for 3 of them is failed and retried once, by whichever process comes next.")] = 10,
+    storage_retry: Annotated[float, typer.Option(help="Seconds a database outage (a restart, a lost connection) is waited out, retrying with backoff, before the search stops.")] = 60.0,
     seed: Annotated[int, typer.Option(help="Seed of the sampler, the predictor and the training.")] = 0,
     epochs: Annotated[int, typer.Option(help="Train evaluator: training epochs per architecture.")] = 6,
     eps: Annotated[float, typer.Option(help="Train evaluator: Linf eps of the worst-case robust accuracy (pixels in [0, 1]).")] = 0.1,
@@ -82,7 +84,8 @@ def search_cmd(
     config = SearchConfig(trials=trials, sampler=sampler, predictor=predictor, seed=seed, study=study,
                           storage=storage or folder.study_url,
                           guidance=Guidance(initial=min(20, max(2, trials // 4)), min_batch=min(10, max(2, trials // 8))),
-                          stopping=EarlyStopping(rungs=_ints("--rungs", rungs)) if early_stopping and bench is None else None)
+                          stopping=EarlyStopping(rungs=_ints("--rungs", rungs)) if early_stopping and bench is None else None,
+                          heartbeat_s=heartbeat, storage_retry_s=storage_retry)
     constraint_list = tuple(constraints or ())
     if device and bench is None:
         raise ConfigError("--device: a device model prices the architectures of a table (--bench); the train evaluator's "

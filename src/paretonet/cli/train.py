@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    TrustCodeOpt,
     DataDirOpt,
     DatasetOpt,
     FormatOpt,
@@ -108,6 +109,7 @@ def train_cmd(
 @app.command("evaluate")
 def evaluate_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     dataset: DatasetOpt = None,
     data_dir: DataDirOpt = None,
     bits: Annotated[Optional[int], typer.Option(

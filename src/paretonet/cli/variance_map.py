@@ -7,12 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import DataDirOpt, FormatOpt, ImagesOpt, ModelArg, SeedOpt, Table, app, check_format, err, show, write_json
+from ._common import (
+    DataDirOpt, FormatOpt, ImagesOpt, ModelArg, SeedOpt, Table, TrustCodeOpt, app, check_format, err, show, write_json,
+)
 
 
 @app.command("variance-map")
 def variance_map_cmd(
     model: ModelArg,
+    trust_code: TrustCodeOpt = False,
     compare: Annotated[Optional[Path], typer.Option(help="A second model of the same architecture, shown beside the first.")] = None,
     sigma: Annotated[float, typer.Option(help="Std of the Gaussian noise added to the input (pixels in [0, 1]).")] = 0.1,
     draws: Annotated[int, typer.Option(help="Noisy copies of each image.")] = 50,

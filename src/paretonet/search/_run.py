@@ -1,7 +1,8 @@
 """A search is an Optuna study: samplers ask, the evaluator answers, every trial keeps its architecture.
 
 Storage: in memory, or any SQLAlchemy URL (a SQLite file by default for the CLI). A finished trial
-is committed by Optuna as it ends, so a killed process loses only its running trial; rerunning
+is committed by Optuna as it ends, so a killed process loses only its running trial, which goes stale when
+its heartbeat stops and is retried once by whichever process reads the study next (`_storage`); rerunning
 the same search loads the study and goes on to the budget.
 """
 
@@ -10,16 +11,18 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, ParetonetError, check_choice, check_int
+from ..errors import ConfigError, ParetonetError, check_choice, check_float, check_int
 from ._front import hypervolume, nondominated
 from ._guided import GuidedProposer, Guidance
 from ._problem import Problem
 from ._stopping import EarlyStopping, Judge
+from ._storage import HEARTBEAT_S, STORAGE_RETRY_S, fail_stale_trials, heartbeat, mask_url, retrying_storage
 from ._table import TableProblem
 
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random")
@@ -39,10 +42,14 @@ class SearchConfig:
     study: str = "paretonet"
     guidance: Guidance = Guidance()
     stopping: EarlyStopping | None = None  # multi-objective early stopping of trained trials (None: every trial ends)
+    heartbeat_s: int = HEARTBEAT_S  # a running trial's heartbeat; stale (retried once) after 3 missed beats
+    storage_retry_s: float = STORAGE_RETRY_S  # a database outage is waited out this long, then the search stops
 
     def __post_init__(self) -> None:
         check_int("trials", self.trials, minimum=1)
         check_choice("sampler", self.sampler, SAMPLERS)
+        check_int("--heartbeat", self.heartbeat_s, minimum=1)
+        check_float("--storage-retry", self.storage_retry_s, minimum=0.0, maximum=86_400.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,11 +62,6 @@ class SearchResult:
     study_name: str
     # when no completed trial meets the constraints: the trials closest to meeting them (least total violation first)
     least_violating: tuple[int, ...] = ()
-
-
-def mask_url(url: str) -> str:
-    """A database URL with any password replaced by ***, for messages, logs and records."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _sampler(name: str, seed: int):  # noqa: ANN202
@@ -86,13 +88,13 @@ def open_study(problem: Problem, config: SearchConfig, *, create: bool = True): 
     try:
         storage = None
         if config.storage is not None:
-            # SQLite serializes writers: wait for the lock instead of failing while another worker writes
-            kwargs = {"connect_args": {"timeout": 60}} if config.storage.startswith("sqlite") else {}
-            storage = optuna.storages.RDBStorage(config.storage, engine_kwargs=kwargs)
+            storage = retrying_storage(config.storage, config.storage_retry_s, config.heartbeat_s)
         if create:
             return optuna.create_study(study_name=config.study, storage=storage, sampler=sampler,
                                        directions=directions, load_if_exists=True)
         return optuna.load_study(study_name=config.study, storage=storage, sampler=sampler)
+    except ConfigError:
+        raise
     except KeyError:
         raise ConfigError(f"study: no study {config.study!r} in {mask_url(config.storage or 'memory')}") from None
     except ValueError as e:  # directions of an existing study differ
@@ -102,22 +104,10 @@ def open_study(problem: Problem, config: SearchConfig, *, create: bool = True): 
                           f"{mask_url(str(e).splitlines()[0])[:160]}") from None
 
 
-def recover_interrupted(study) -> int:  # noqa: ANN001
-    """Trials left running by a killed process: marked failed, their configurations asked again first.
-    Only for the process that owns the study (not a --worker joining one whose trials may be running)."""
-    import optuna
-
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        if t.params:
-            study.enqueue_trial(t.params)
-    return len(stale)
-
-
 @dataclass(frozen=True)
 class _Slot:
     free: bool  # ended trials plus running ones asked before this one leave room in the budget
+    ended: int  # completed and stopped trials
     taken: bool  # another trial holds the same key: completed or stopped, or running or waiting and asked before
     completed: list
     stopped: list
@@ -139,7 +129,8 @@ def _slot(study, number: int, budget: int, key: str) -> _Slot:  # noqa: ANN001
                 for t in trials)
     taken = any(t.user_attrs.get("key") == key and t.number != number
                 and (t.state in (state.COMPLETE, state.PRUNED) or t.number < number) for t in trials)
-    return _Slot(ahead < budget, taken, completed, [t for t in trials if t.state == state.PRUNED],
+    ended = sum(t.state in (state.COMPLETE, state.PRUNED) for t in trials)
+    return _Slot(ahead < budget, ended, taken, completed, [t for t in trials if t.state == state.PRUNED],
                  sum(t.state == state.RUNNING for t in trials))
 
 
@@ -252,14 +243,14 @@ def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | No
                worker: bool = False, proposer: GuidedProposer | None = None) -> SearchResult:
     """Run (or resume) a search until the study holds `config.trials` trials that ended: completed, or stopped early.
 
-    A worker joins an existing study (another process may be running trials of it); otherwise the
-    study is created or resumed and trials a killed run left running are retried. With
+    A worker joins an existing study (another process may be running trials of it); otherwise the study is
+    created or resumed. Either way, trials whose process died (heartbeat stopped) are failed and retried once. With
     config.predictor, `proposer` (built from the problem's pool when not given) picks what to evaluate."""
     import optuna
 
     study = open_study(problem, config, create=not worker)
-    if not worker:
-        recover_interrupted(study)
+    fail_stale_trials(study)  # a dead process's trials: failed and asked once more (a live process's keep beating)
+    checked = time.monotonic()
     dists = problem.distributions()
     if config.predictor and proposer is None:
         proposer = GuidedProposer(problem.pool(config.seed), problem.reference_point, config.guidance, config.seed)
@@ -272,6 +263,9 @@ def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | No
         if attempts > 50 * config.trials + 1000:
             raise ConfigError(f"trials: the sampler proposed mostly candidates the evaluator cannot take; "
                               f"{track.ended} of {config.trials} ended")
+        if config.storage is not None and time.monotonic() - checked > config.heartbeat_s:
+            fail_stale_trials(study)
+            checked = time.monotonic()
         if proposer is not None:
             if not queue:
                 index = proposer.pool.index
@@ -292,47 +286,69 @@ def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | No
         elif misses >= MAX_MISSES and hasattr(problem, "rows"):  # a table the sampler keeps missing: one random row
             study.enqueue_trial(problem.params_of(int(rng.choice(problem.rows))))
         trial = study.ask(dists)
-        candidate = problem.candidate(trial.params)
-        if candidate is None:  # outside the table, or a network that does not fit the input: not an evaluation
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            misses, failed = misses + 1, failed + 1
-            continue
-        misses = 0
-        running = 1
-        key = problem.key(candidate)
-        if trial.user_attrs.get("key") != key:
-            trial.set_user_attr("key", key)  # from now on other workers see what this trial evaluates
-        taken = track.holds(key)
-        if config.storage is not None:
-            slot = _slot(study, trial.number, config.trials, key)
-            if not slot.free:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # other workers' trials fill the budget
-                break
-            track.update(slot.completed, slot.stopped)  # other workers' results count too
-            taken, running = slot.taken or track.holds(key), slot.running
-        if taken:  # evaluated, stopped, or being evaluated by another worker: a duplicate is not a new trial
-            trial.set_user_attr("duplicate", True)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            failed += 1
+        full = False
+        with heartbeat(study, trial):  # from its first moment: a trial whose process dies goes stale, then retried
+            candidate = problem.candidate(trial.params)
+            if candidate is None:  # outside the table, or a network that does not fit the input: not an evaluation
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                misses, failed = misses + 1, failed + 1
+                continue
+            misses = 0
+            running = 1
+            key = problem.key(candidate)
+            if trial.user_attrs.get("key") != key:
+                trial.set_user_attr("key", key)  # from now on other workers see what this trial evaluates
+            taken = track.holds(key)
+            if config.storage is not None:
+                slot = _slot(study, trial.number, config.trials, key)
+                track.update(slot.completed, slot.stopped)  # other workers' results count too
+                full = not slot.free  # other processes' running trials fill the budget: this one is not needed
+                taken, running = slot.taken or track.holds(key), slot.running
+            if full or taken:  # taken: evaluated, stopped, or being evaluated elsewhere; a duplicate is no new trial
+                if not full:
+                    trial.set_user_attr("duplicate", True)
+                    failed += 1
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                if progress is not None:
+                    size, hv = track.front()
+                    progress(SearchProgress(len(track.keys), config.trials, running, failed, size, hv,
+                                            len(track.stopped)))
+                if not _evaluate_and_tell(study, trial, problem, candidate, config, track):
+                    failed += 1
+                    continue
+        if full and not _await_room(study, config.trials, config.heartbeat_s):
+            break
+        if full or taken:
             continue
         if progress is not None:
             size, hv = track.front()
-            progress(SearchProgress(len(track.keys), config.trials, running, failed, size, hv, len(track.stopped)))
-        judge = track.judge(config.stopping) if config.stopping is not None else None
-        try:
-            if judge is not None:
-                ev = problem.evaluate(candidate, judge.stop, config.stopping.rungs)
-            else:
-                ev = problem.evaluate(candidate)
-        except ParetonetError as e:  # e.g. a variant the evaluator cannot build: recorded, the search goes on
-            trial.set_user_attr("error", str(e))
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            failed += 1
-            continue
-        except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # Ctrl-C: the trial is retried on resume
-            study.enqueue_trial(trial.params)
-            raise
+            progress(SearchProgress(len(track.keys), config.trials, 0, failed, size, hv, len(track.stopped)))
+    return search_result(study, problem, config.study)
+
+
+def _evaluate_and_tell(study, trial, problem: Problem, candidate, config: SearchConfig,  # noqa: ANN001
+                       track: _Tracker) -> bool:
+    """Evaluate the trial's candidate and tell the study: completed, or stopped early by the judge. False when the
+    evaluator refused the candidate (recorded as failed), or when another process declared this trial stale while
+    it ran (its retry is evaluated there; this result is dropped, never told twice)."""
+    import optuna
+
+    judge = track.judge(config.stopping) if config.stopping is not None else None
+    try:
+        if judge is not None:
+            ev = problem.evaluate(candidate, judge.stop, config.stopping.rungs)
+        else:
+            ev = problem.evaluate(candidate)
+    except ParetonetError as e:  # e.g. a variant the evaluator cannot build: recorded, the search goes on
+        trial.set_user_attr("error", str(e))
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return False
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # Ctrl-C: the trial is retried on resume
+        study.enqueue_trial(trial.params)
+        raise
+    try:
         for name, value in {**ev.attrs, "worker": WORKER}.items():
             trial.set_user_attr(name, value)
         if ev.stopped_at is not None and judge is not None:
@@ -346,10 +362,25 @@ def run_search(problem: Problem, config: SearchConfig, progress: ProgressFn | No
                 trial.set_constraint(str(c), v)  # Optuna: <= 0 is feasible
             study.tell(trial, list(ev.values))
             track.add(ev.key, ev.values, all(v <= 0 for v in ev.violations), ev.attrs.get("rungs"), trial.number)
-        if progress is not None:
-            size, hv = track.front()
-            progress(SearchProgress(len(track.keys), config.trials, 0, failed, size, hv, len(track.stopped)))
-    return search_result(study, problem, config.study)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return True
+
+
+def _await_room(study, budget: int, poll_s: float) -> bool:  # noqa: ANN001
+    """Wait while other processes' running trials fill the budget: False once the budget is met, True when there is
+    room again (a dead process's trial went stale: failed, and asked once more)."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    while True:
+        fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.RUNNING))
+        if sum(t.state != state.RUNNING for t in trials) >= budget:
+            return False
+        if len(trials) < budget:
+            return True
+        time.sleep(poll_s)
 
 
 def total_violation(trial, problem: Problem) -> float:  # noqa: ANN001
