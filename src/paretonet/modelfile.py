@@ -147,22 +147,20 @@ def _check_safetensors(path: Path) -> None:
 
 def read_meta(path: str | Path) -> ModelMeta:
     """The model's JSON, checked field by field (strict types: "2" is not a format number)."""
-    from ._schema import ModelMetaSchema, validate
+    from ._schema import ModelMetaSchema, read_json, validate
 
     _, sidecar = model_paths(path)
+    if not sidecar.is_file():
+        raise ModelFileError(f"model metadata {sidecar} is missing (a model is a .safetensors file plus its .json)")
     try:
-        d = json.loads(sidecar.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"model metadata {sidecar} is missing (a model is a .safetensors file plus its .json)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"model metadata {sidecar} is not valid JSON: {e}") from None
-    try:
+        d = read_json(sidecar, f"model metadata {sidecar}")
         m = validate(ModelMetaSchema, d, f"model metadata {sidecar}")
     except ParetonetError as e:
         raise ModelFileError(str(e)) from None
     if m.format > FORMAT_VERSION:
         raise ModelFileError(f"model metadata {sidecar} has format {m.format}; this paretonet reads up to {FORMAT_VERSION}")
     fields = {k: getattr(m, k) for k in ModelMeta.__dataclass_fields__}
+    fields["multipliers"] = {layer: e.model_dump() for layer, e in m.multipliers.items()}
     if not m.architecture and not m.entry_point:
         raise ModelFileError(f"model metadata {sidecar}: give 'architecture' (a paretonet genotype) or 'entry_point' "
                              "('package.module:factory' returning your nn.Module)")
@@ -265,7 +263,7 @@ def _multiplier_tables(meta: ModelMeta, state: dict[str, torch.Tensor], weights:
         if table is None:
             raise ModelFileError(f"model file {weights}: no table for multiplier {info.get('name')!r} of layer {layer}")
         try:
-            mult = Multiplier(str(info["name"]), table.numpy().astype("int64"), bool(info.get("signed", False)),
+            mult = Multiplier(info["name"], table.numpy().astype("int64"), info.get("signed", False),
                               info.get("power_mw"), info.get("area_um2"), info.get("delay_ns"), str(info.get("source", "")))
         except (KeyError, ParetonetError) as e:
             raise ModelFileError(f"model metadata for {weights}: multiplier of layer {layer}: {e}") from None

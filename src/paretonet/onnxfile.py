@@ -13,7 +13,6 @@ Extra: `pip install paretonet[onnx]`.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ModelFileError
+from ._schema import read_json
+from .errors import ConfigError, ModelFileError
 
 ONNX_TOLERANCE = 1e-5  # |ours - onnxruntime| <= ONNX_TOLERANCE * (1 + |onnxruntime|), element-wise
+CHECK_IMAGES = 4  # seeded random images the conversion is checked on
+MAX_BATCH = 64  # a static batch size larger than this is not an image classifier's export
+MAX_INPUT_ELEMENTS = 3 * 1024 * 1024  # values per image: a 1024x1024 RGB image; bounded before anything is allocated
 SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "MaxPool",
              "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Add", "Concat", "Identity", "Constant")
 _MODULES = {"Relu": nn.ReLU, "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh}
@@ -163,12 +166,20 @@ def convert(model: Any) -> OnnxNetwork:  # noqa: ANN401
     return OnnxNetwork(layers, steps, inputs[0], g.output[0].name).eval()
 
 
-def _check_against_onnxruntime(path: Path, net: nn.Module, input_shape: tuple[int, ...]) -> None:
+def _check_against_onnxruntime(path: Path, net: nn.Module, input_shape: tuple[int, ...], batch: int) -> None:
+    """Our outputs equal onnxruntime's on CHECK_IMAGES seeded random images, fed `batch` at a time (the file's static
+    batch size, or all at once when the batch is dynamic)."""
     import onnxruntime
 
-    x = torch.rand((4, *input_shape), generator=torch.Generator().manual_seed(0))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    ref = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    n = batch * -(-CHECK_IMAGES // batch)  # whole batches, at least CHECK_IMAGES images
+    x = torch.rand((n, *input_shape), generator=torch.Generator().manual_seed(0))
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        ref = np.concatenate([session.run(None, {name: x[i:i + batch].numpy()})[0] for i in range(0, len(x), batch)])
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own error kinds: the file is refused with its reason
+        raise ModelFileError(f"ONNX file {path}: onnxruntime cannot run it: {type(e).__name__}: "
+                             f"{(str(e).splitlines() or [''])[0][:200]}") from None
     with torch.no_grad():
         ours = net(x).numpy()
     if ours.shape != ref.shape or not np.all(np.abs(ours - ref) <= ONNX_TOLERANCE * (1 + np.abs(ref))):
@@ -191,19 +202,30 @@ def load_onnx(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         onnx.checker.check_model(model)
     except Exception as e:  # noqa: BLE001 - reading, protobuf's decoding and the checker each raise their own kinds
         raise ModelFileError(f"ONNX file {p} does not parse: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
-    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    const = {t.name for t in model.graph.initializer}
+    image = [i for i in model.graph.input if i.name not in const]
+    dims = [d.dim_value for d in image[0].type.tensor_type.shape.dim] if image else []
     if len(dims) != 4 or min(dims[1:]) < 1:
         raise ModelFileError(f"ONNX file {p}: input dims {dims}; expected (batch, channels, height, width)")
-    net = convert(model)
-    _check_against_onnxruntime(p, net, tuple(dims[1:]))
+    if dims[0] > MAX_BATCH or int(np.prod(dims[1:], dtype=np.int64)) > MAX_INPUT_ELEMENTS:  # before any allocation
+        raise ModelFileError(f"ONNX file {p}: input dims {dims}; allowed a batch of at most {MAX_BATCH} and at most "
+                             f"{MAX_INPUT_ELEMENTS:,} values per image")
+    try:
+        net = convert(model)
+    except ModelFileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a malformed node (missing attribute, wrong weight shape): one line
+        raise ModelFileError(f"ONNX file {p}: cannot convert the graph: {type(e).__name__}: "
+                             f"{(str(e).splitlines() or [''])[0][:200]}") from None
+    _check_against_onnxruntime(p, net, tuple(dims[1:]), dims[0] or CHECK_IMAGES)
     side = p.with_suffix(".json")
     try:
-        extra = json.loads(side.read_text()) if side.is_file() else {}
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"ONNX metadata {side} is not valid JSON: {e}") from None
+        extra = read_json(side, f"ONNX metadata {side}") if side.is_file() else {}
+    except ConfigError as e:
+        raise ModelFileError(str(e)) from None
     if not isinstance(extra, dict) or not isinstance(extra.get("dataset"), str):
         raise ModelFileError(f"ONNX file {p}: name its dataset in {side}, e.g. {{\"dataset\": \"digits\"}}")
     with torch.no_grad():
-        classes = int(net(torch.zeros(1, *dims[1:])).shape[1])
+        classes = int(net(torch.zeros(1, *dims[1:])).shape[1])  # the converted network takes any batch size
     return net, {"architecture": f"onnx:{hashlib.sha256(data).hexdigest()[:12]}", "input_shape": tuple(dims[1:]),
                  "n_classes": classes, "dataset": extra["dataset"], "seed": int(extra.get("seed", 0))}

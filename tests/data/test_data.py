@@ -116,6 +116,31 @@ def test_cifar_reader_never_runs_code_from_the_file(tmp_path):
         read_cifar10_batch(f)
 
 
+class _HugeArray:
+    """What a 101-byte hostile batch pickles: numpy.ndarray called with a shape, which allocates uninitialised
+    memory (here 297,534 x 3,072 bytes: 0.9 GB) without a byte of it in the file."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((297_534, 3072), np.dtype(np.uint8)))
+
+
+def test_cifar_reader_takes_only_arrays_whose_bytes_are_in_the_file(tmp_path):
+    f = tmp_path / "data_batch_1"
+    f.write_bytes(pickle.dumps({b"data": _HugeArray(), b"labels": [0]}, protocol=2))
+    assert f.stat().st_size < 200
+    with pytest.raises(DataError, match="numpy.ndarray may not be called directly"):
+        read_cifar10_batch(f)
+    batch = {b"labels": [0] * 3, b"data": np.zeros((3, 3072), np.uint8)}
+    blob = pickle.dumps(batch, protocol=2)
+    f.write_bytes(blob.replace(b"K\x03M\x00\x0c", b"J\x00\x00\x01\x00M\x00\x0c"))  # the shape claims 65,536 images
+    with pytest.raises(DataError, match="not a CIFAR-10 python batch"):
+        read_cifar10_batch(f)
+    big = {b"labels": [0] * 10_001, b"data": np.zeros((10_001, 3072), np.uint8)}  # more than a batch holds
+    f.write_bytes(pickle.dumps(big, protocol=2))
+    with pytest.raises(DataError, match="N <= 10,000"):
+        read_cifar10_batch(f)
+
+
 def test_synthetic_is_seeded():
     a, b = load_dataset("synthetic", seed=1), load_dataset("synthetic", seed=1)
     assert torch.equal(a.train.x, b.train.x)

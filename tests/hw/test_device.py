@@ -164,7 +164,7 @@ def test_bad_names_and_files(tmp_path):
     with pytest.raises(DataError, match="positive"):
         DeviceData(("nb201:resnet",), np.array([0.0]), "t")
     (tmp_path / "m.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="m.json.: not valid JSON"):
         DeviceModel.load(tmp_path / "m.json")
 
 
@@ -180,7 +180,7 @@ def test_cpu_latency_is_measured_with_its_setting():
 @pytest.mark.parametrize("args,message", [
     (["device", "measure", "-o", "X/cpu.csv", "--n", "0"], "--n: got 0"),
     (["device", "measure", "-o", "X/cpu.csv", "--input-shape", "3,32"], "--input-shape: got '3,32'"),
-    (["device", "predict", "X/missing.json", "nb201:resnet"], "cannot read it"),
+    (["device", "predict", "X/missing.json", "nb201:resnet"], "missing.json': cannot read"),
     (["device", "fit", "-o", "X/m.json"], "--column / --csv: give exactly one"),
     (["device", "fit", "--csv", "X/cal.csv", "-o", "X/m.json"], "--cost: --csv needs"),
     (["device", "fit", "--column", "pixel3_latency", "--quantity", "power", "-o", "X/m.json"], "--quantity: got 'power'"),

@@ -250,3 +250,33 @@ def test_operations_called_as_functions_are_priced_or_named(capsys, tmp_path):
     assert main(["energy", str(pool), "--trust-code"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "(max_pool2d called as a function) is an operation the cost model cannot price" in err[0]
+
+
+def test_onnx_static_batches_absurd_dims_and_graphs_onnxruntime_rejects(capsys, tmp_path):
+    """Plain `torch.onnx.export(model, x, ...)` fixes the batch at 1: loaded, checked image by image. Input dims are
+    bounded before anything is allocated, and a graph onnxruntime refuses is one line, exit 2."""
+    import onnx
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 10)).eval()
+    static = tmp_path / "static.onnx"
+    torch.onnx.export(net, (torch.zeros(1, 1, 8, 8),), str(static), dynamo=False)
+    static.with_suffix(".json").write_text(json.dumps({"dataset": "digits"}))
+    assert [d.dim_value for d in onnx.load(str(static)).graph.input[0].type.tensor_type.shape.dim] == [1, 1, 8, 8]
+    assert main(["evaluate", str(static), "-o", str(tmp_path / "e.json")]) == 0
+    capsys.readouterr()
+    cases = {}
+    huge = onnx.load(str(static))
+    for d, v in zip(huge.graph.input[0].type.tensor_type.shape.dim, (1, 100_000, 100_000, 100_000)):
+        d.dim_value = v
+    cases["huge"] = (huge, "input dims [1, 100000, 100000, 100000]; allowed a batch of at most 64")
+    rejected = onnx.load(str(static))
+    rejected.graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.INT64  # the logits are float
+    cases["rejected"] = (rejected, "onnxruntime cannot run it")
+    for name, (model, message) in cases.items():
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(model, str(path))
+        path.with_suffix(".json").write_text(json.dumps({"dataset": "digits"}))
+        assert main(["evaluate", str(path)]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (name, err)

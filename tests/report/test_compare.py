@@ -171,7 +171,7 @@ def test_piped_output_is_never_cut(tmp_path):
 BAD = {
     "unknown objective in --where": (lambda t: [t / "hand.json", "--where", "latency<=2"], "--where: unknown objective"),
     "not a record": (lambda t: [t / "other.json"], "holds no Records"),
-    "not JSON": (lambda t: [t / "notes.json"], "is not a JSON record file"),
+    "not JSON": (lambda t: [t / "notes.json"], "notes.json: not valid JSON"),
     "mixed datasets": (lambda t: [t / "hand.json", t / "fashion.json"], "pass --allow-mixed"),
     "relative bound without baseline": (lambda t: [t / "hand.json", "--where", "energy<=0.5x"], "needs --baseline"),
     "unknown format": (lambda t: [t / "hand.json", "--format", "xlsx"], "--format: got 'xlsx'"),

@@ -165,8 +165,12 @@ def write_json(path: Path | None, payload: Any) -> None:
     if path is None:
         return
     try:
+        text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:  # NaN or Infinity: not JSON, and not a number anyone should read back
+        raise ConfigError(f"--output: refusing to write {path}: the result holds a number that is not finite") from None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        path.write_text(text + "\n")
     except OSError as e:
         raise ConfigError(f"--output: cannot write {path}: {e.strerror or e}") from None
     err.print(f"wrote {path}")

@@ -27,6 +27,8 @@ def spaces_cmd(
     from ..spaces import SPACES, Architecture, sample_architecture
 
     shape = parse_shape(input_shape)
+    if classes < 2:  # checked even where nothing is built: a wrong option is never silently ignored
+        raise ConfigError(f"--classes: got {classes}, expected an integer >= 2")
     if space is None:
         t = Table(title="search spaces")
         t.add_column("space")

@@ -165,10 +165,12 @@ class DeviceModel:
 
     @classmethod
     def load(cls, path: str | Path) -> "DeviceModel":
+        from .._schema import read_json
+
         path = Path(path)
+        d = read_json(path, f"device model file {str(path)!r}")
         try:
-            d = json.loads(path.read_text())
-            if d.pop("format") != FORMAT:
+            if not isinstance(d, dict) or d.pop("format", None) != FORMAT:
                 raise ValueError(f"format is not {FORMAT}")
             d["input_shape"] = tuple(d["input_shape"])
             m = cls(**d)

@@ -12,7 +12,6 @@ A user file (JSON or YAML) has the same fields; see Hardware.from_dict.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,16 +45,18 @@ class Hardware:
     def __post_init__(self) -> None:
         if not self.levels:
             raise ConfigError(f"hardware {self.name!r}: levels: got none, expected at least one memory level")
+        from .._schema import MAX_PJ, MAX_REUSE, MIN_REUSE
+
+        def check(where: str, v: object, low: float, high: float) -> None:  # NaN fails both comparisons
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+                raise ConfigError(f"hardware {self.name!r}: {where}: got {v!r}, expected a number in [{low:g}, {high:g}]")
+
         for lv in self.levels:
-            for attr in ("pj_per_bit", "reuse_weights", "reuse_inputs", "reuse_outputs"):
-                v = getattr(lv, attr)
-                if not isinstance(v, (int, float)) or v != v or v < 0 or (attr.startswith("reuse") and v == 0):
-                    raise ConfigError(f"hardware {self.name!r}: level {lv.name!r} {attr}: got {v!r}, expected a "
-                                      f"{'positive' if attr.startswith('reuse') else 'non-negative'} number")
+            check(f"level {lv.name!r} pj_per_bit", lv.pj_per_bit, 0.0, MAX_PJ)
+            for attr in ("reuse_weights", "reuse_inputs", "reuse_outputs"):
+                check(f"level {lv.name!r} {attr}", getattr(lv, attr), MIN_REUSE, MAX_REUSE)
         for attr in ("mult_pj_8x8", "add_pj_32", "fp32_mac_pj", "fp32_add_pj"):
-            v = getattr(self, attr)
-            if not isinstance(v, (int, float)) or v != v or v < 0:
-                raise ConfigError(f"hardware {self.name!r}: {attr}: got {v!r}, expected a non-negative number")
+            check(attr, getattr(self, attr), 0.0, MAX_PJ)
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "hardware") -> "Hardware":
@@ -125,7 +126,9 @@ def hardware(name_or_file: str | Hardware) -> Hardware:
 
             data = yaml.safe_load(text)
         else:
-            data = json.loads(text)
+            from .._schema import parse_json
+
+            data = parse_json(text, f"hardware file {path}")
     except Exception as e:  # any read or parse error of the user's file
         raise ConfigError(f"hardware file {path}: cannot parse: {str(e).splitlines()[0]}") from None
     return Hardware.from_dict(data, source=f"hardware file {path}")

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..data import Dataset
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 from ..evaluate import (BASIC_OBJECTIVES, energy_name, energy_objective, energy_parts, evaluate_objectives,
                         priced_objectives)
 from ..hw import DATAFLOWS, DEFAULT_HARDWARE, count_macs, count_params, layer_names, profile_layers, variant_energy
@@ -102,6 +102,7 @@ def run_energy(model: SavedModel, config: EnergyConfig = EnergyConfig()) -> list
 def space_members(archs: list[Architecture], input_shape: tuple[int, int, int], classes: int) -> list[Record]:
     """Parameters and MACs of untrained members of a space built for an input shape and class count (no dataset);
     the conv and linear layers (readable names, module names, shapes, counts) in the details."""
+    check_int("classes", classes, minimum=2)  # a classifier of one class is not one
     records = []
     for a in archs:
         model = build_model(a, input_shape, classes)

@@ -118,7 +118,7 @@ class Record:
                 "budgets": _plain(self.budgets), "versions": _plain(self.versions), "details": _plain(self.details)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "record") -> "Record":
@@ -126,8 +126,13 @@ class Record:
         from .._schema import RecordSchema, validate
 
         r = validate(RecordSchema, d, source)
+        for i, o in enumerate(r.objectives):  # a file's number reaches a Record only when it is in its unit's range
+            low, high = _RANGES.get(o.unit, (-math.inf, math.inf))
+            if not low <= o.value <= high:
+                raise ConfigError(f"{source}: field objectives.{i}.value: got {o.value!r} for {o.name!r} ({o.unit}), "
+                                  f"expected a number in [{low:g}, {high:g}]")
         return cls(architecture=r.architecture, dataset=r.dataset, seed=r.seed, variant=r.variant,
-                   objectives=tuple(Objective(o.name, math.nan if o.value is None else o.value, o.unit, o.direction,
+                   objectives=tuple(Objective(o.name, o.value, o.unit, o.direction,
                                               o.images, None if o.interval is None else
                                               tuple(math.nan if v is None else v for v in o.interval),
                                               o.images_id, o.correct)
@@ -136,8 +141,17 @@ class Record:
 
 
 def _objective_dict(o: Objective) -> dict[str, Any]:
-    """Name, value, unit, direction; images, interval and outcomes where they were measured."""
-    return {k: v for k, v in asdict(o).items() if v is not None or k == "value"}
+    """Name, value, unit, direction; images, interval and outcomes where they were measured. A value that is not a
+    finite number is refused: a Record is never written with NaN or Infinity (a number not measured is absent)."""
+    if isinstance(o.value, bool) or not isinstance(o.value, (int, float)) or not math.isfinite(o.value):
+        raise ConfigError(f"objective {o.name!r}: got {o.value!r}; a Record holds finite numbers only (leave out "
+                          "what was not measured)")
+    return {k: _plain(v) for k, v in asdict(o).items() if v is not None}
+
+
+_RANGES = {"fraction": (0.0, 1.0), "bytes": (0.0, math.inf), "count": (0.0, math.inf), "MACs": (0.0, math.inf),
+           "FLOPs": (0.0, math.inf), "pJ": (0.0, math.inf), "mJ": (0.0, math.inf), "MAC16": (0.0, math.inf),
+           "ms": (0.0, math.inf)}
 
 
 def _plain(value: Any) -> Any:

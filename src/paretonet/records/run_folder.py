@@ -61,6 +61,14 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConfigError(f"--output: cannot create the run folder {self.path}: {e.strerror or e}") from None
+        import tempfile
+
+        try:  # before any work: a search that cannot write its study, models and front would lose them
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-check-"):
+                pass
+        except OSError as e:
+            raise ConfigError(f"--output: the run folder {self.path} is not writable ({e.strerror or e}); "
+                              "give a folder you can write to") from None
 
     def check_finished(self) -> None:
         if not self.path.is_dir():
@@ -116,10 +124,9 @@ class RunFolder:
         p = self.path / name
         if not p.is_file():
             return default
-        try:
-            return json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"RUN_DIR: {p} is not JSON: {e}") from None
+        from .._schema import read_json
+
+        return read_json(p, f"RUN_DIR: {p}")
 
     def run(self) -> dict:
         return self._read_json("run.json", {})

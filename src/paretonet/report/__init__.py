@@ -122,6 +122,9 @@ def _energy(data: dict[str, Any], member: int | None) -> str:
     """The energy per layer a front member's Record holds (measured with its objectives; nothing is estimated here)."""
     import plotly.graph_objects as go
 
+    on_front = [f["trial"] for f in data["front"]]
+    if member is not None and str(member) not in on_front:
+        raise ConfigError(f"--member: trial {member} is not on the front; the front holds trials {', '.join(on_front)}")
     front = [(f, r) for f, r in zip(data["front"], data["records"]) if "energy" in r.details]
     if not front:
         return ("<p>No energy breakdown: no front member's Record holds one (the table evaluator, or a run folder "

@@ -33,11 +33,13 @@ _WHERE = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*(x?)\s*$")
 
 # -- reading --------------------------------------------------------------------------------------
 def _records_of_json(path: Path, strict: bool) -> list[Record]:
+    from .._schema import read_json
+
     try:
-        payload = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        payload = read_json(path, f"FILES: {path}")
+    except ConfigError:
         if strict:
-            raise ConfigError(f"FILES: {path} is not a JSON record file ({e})") from None
+            raise
         return []
     looks = isinstance(payload, dict) and "objectives" in payload or (
         isinstance(payload, list) and payload and all(isinstance(d, dict) and "objectives" in d for d in payload))

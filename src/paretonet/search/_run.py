@@ -9,7 +9,6 @@ the same search loads the study and goes on to the budget.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
 from collections.abc import Callable

@@ -31,21 +31,27 @@ _LOCAL_CALLS = ("get_heartbeat_interval", "get_heartbeat_stale_trial_callback", 
                 "remove_session", "upgrade", "beat")  # no database call, or one that must not be retried
 
 
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, outermost first (at most 10: a chain could loop)."""
+    e: BaseException | None = error
+    for _ in range(10):
+        if e is None:
+            return
+        yield e
+        e = e.__cause__ or e.__context__
+
+
 def _disconnected(error: BaseException) -> bool:
     """Did the call fail because the connection or server went away (worth retrying), not because of what it asked?"""
     import sqlalchemy.exc
 
-    seen: set[int] = set()
-    e: BaseException | None = error
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
+    for e in _chain(error):
         if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
             return True
         if isinstance(e, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
             return not _read_only(e)
         if type(e).__module__.startswith("psycopg") and type(e).__name__ in ("OperationalError", "InterfaceError"):
             return True
-        e = e.__cause__ or e.__context__
     return False
 
 
@@ -56,14 +62,26 @@ def _read_only(error: BaseException) -> bool:
 def read_only_error(error: BaseException, url: str) -> ConfigError | None:
     """A one-line error when a write failed because the study's file or folder is read-only (SQLite says only
     'attempt to write a readonly database'), else None."""
-    e: BaseException | None = error
-    while e is not None:
+    for e in _chain(error):
         if _read_only(e):
             where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else mask_url(url)
             return ConfigError(f"storage: {where} is read-only (the file, or the folder SQLite writes its journal "
                                "in); give a writable --output or --storage")
-        e = e.__cause__ or e.__context__
     return None
+
+
+def _sqlite_error(error: BaseException, url: str) -> ConfigError | None:
+    """A SQLite file has no connection to lose: its operational errors (cannot open the file, disk full) are one line,
+    not retried (waiting for a locked file is SQLite's own busy timeout)."""
+    import sqlalchemy.exc
+
+    if not url.startswith("sqlite"):
+        return None
+    e = next((e for e in _chain(error) if isinstance(e, sqlalchemy.exc.OperationalError)), None)
+    if e is None:
+        return None
+    detail = str(getattr(e, "orig", None) or e).splitlines()[0]
+    return ConfigError(f"storage: {url.removeprefix('sqlite:///')}: {detail}")
 
 
 def mask_url(url: str) -> str:
@@ -86,7 +104,7 @@ def _with_retries(call: Callable[[], Any], url: str, retry_s: float, what: str, 
         except Exception as e:
             if retried and committed(e):
                 return True
-            problem = read_only_error(e, url)
+            problem = read_only_error(e, url) or _sqlite_error(e, url)
             if problem is not None:
                 raise problem from None
             if not _disconnected(e):

@@ -41,6 +41,14 @@ def _meta_files(bin_path: Path, meta: Sequence[str | Path]) -> list[Path]:
     return found
 
 
+def _check_meta(meta: Sequence[str | Path]) -> None:
+    """Circuit-data files the user named are read now, found or not: a typo is an error, not a silent no-op."""
+    for f in meta:
+        if not Path(f).is_file():
+            raise ConfigError(f"--meta: {str(f)!r} is not a file (an EvoApproxLib meta.json with power/area/delay)")
+        read_circuit_meta(f)
+
+
 def load_table_file(path: str | Path, meta: Sequence[str | Path] = (), signed: bool | None = None) -> Multiplier:
     m = load_bin(path, signed=signed)
     for f in _meta_files(Path(path), meta):
@@ -82,6 +90,7 @@ class MultiplierInfo:
 def list_multipliers(dirs: Sequence[str | Path] = (), meta: Sequence[str | Path] = (),
                      signed: bool | None = None) -> list[MultiplierInfo]:
     """The built-in design examples, registered multipliers and every .bin in the search dirs."""
+    _check_meta(meta)
     found = [build_design(s) for s in example_specs()] + [MULTIPLIERS.get(n) for n in MULTIPLIERS.names()]
     for d in search_dirs(dirs):
         if not d.is_dir():

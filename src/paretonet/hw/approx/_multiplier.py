@@ -7,7 +7,6 @@ of -128..127 (index = code & 0xFF), so one indexing rule serves both.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +56,13 @@ class Multiplier:
         table = np.ascontiguousarray(t, dtype=np.int64)
         table.setflags(write=False)
         object.__setattr__(self, "table", table)
-        if self.power_mw is not None and self.power_mw < 0:
-            raise ConfigError(f"power_mw of multiplier {self.name!r}: got {self.power_mw}, expected >= 0")
+        from ..._schema import MAX_CIRCUIT
+
+        for field_name in ("power_mw", "area_um2", "delay_ns"):  # a circuit's numbers: finite, physical
+            v = getattr(self, field_name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_CIRCUIT):
+                raise ConfigError(f"{field_name} of multiplier {self.name!r}: got {v!r}, expected a number in "
+                                  f"[0, {MAX_CIRCUIT:g}]")
 
     @property
     def relative_power(self) -> float | None:
@@ -157,10 +161,12 @@ def save_bin(m: Multiplier, path: str | Path) -> Path:
 def read_circuit_meta(path: str | Path) -> dict[str, dict[str, float]]:
     """Circuit data by name from an EvoApproxLib meta.json (any release): power mW, area um^2, delay ns."""
     p = Path(path)
+    from ..._schema import read_json
+
     try:
-        doc = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"multiplier meta file {str(p)!r}: cannot read JSON ({exc})") from None
+        doc = read_json(p, f"multiplier meta file {str(p)!r}")
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
     out: dict[str, dict[str, float]] = {}
 
     def walk(node: object) -> None:
