@@ -13,6 +13,8 @@ import uuid
 import numpy as np
 import pytest
 
+from studies import study_trials, study_url  # tests/studies.py
+
 from paretonet.bench import open_bench
 from paretonet.cli import main
 from paretonet.errors import ConfigError
@@ -88,40 +90,15 @@ def test_predictor_guidance_beats_random_search(problem):
     assert got[True] >= got[False] + 0.03 and got[True] >= 0.90, got
 
 
-POSTGRES = os.environ.get("PARETONET_TEST_POSTGRES")  # set by .ci/run, which starts a server on localhost
-
-
-def _storage(kind: str, tmp_path) -> str:  # noqa: ANN001
-    if kind == "postgresql":
-        if not POSTGRES:
-            pytest.skip("no PostgreSQL server: .ci/run starts one and sets PARETONET_TEST_POSTGRES")
-        return POSTGRES
-    return f"sqlite:///{tmp_path / 'study.db'}"
-
-
-def _trials(url: str, study: str) -> list:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
-
-
 def _completed(url: str, study: str) -> list[tuple[int, str, str]]:
     """(number, architecture, worker) of every completed trial; [] while the study does not exist yet."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        trials = optuna.load_study(study_name=study, storage=url).get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    except Exception:  # not created yet, or the file is being written
-        return []
-    return sorted((t.number, t.user_attrs["architecture"], t.user_attrs["worker"]) for t in trials)
+    return sorted((t.number, t.user_attrs["architecture"], t.user_attrs["worker"])
+                  for t in study_trials(url, study) if t.state.name == "COMPLETE")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
-    url, study, run = _storage(kind, tmp_path), f"resume-{uuid.uuid4().hex[:8]}", tmp_path / "run"
+    url, study, run = study_url(kind, tmp_path), f"resume-{uuid.uuid4().hex[:8]}", tmp_path / "run"
     cmd = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--trials", "120", "--no-predictor", "--sampler", "random",
            "--storage", url, "--study", study, "--output", str(run), "--heartbeat", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -132,11 +109,11 @@ def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
     proc.wait()
     before = _completed(url, study)
     assert 25 <= len(before) < 120
-    killed = [t.number for t in _trials(url, study) if t.state.name == "RUNNING"]  # its heartbeat stops with it
+    killed = [t.number for t in study_trials(url, study) if t.state.name == "RUNNING"]  # its heartbeat stops with it
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     after = _completed(url, study)
-    retried = [t.system_attrs.get("failed_trial") for t in _trials(url, study) if t.state.name == "COMPLETE"]
+    retried = [t.system_attrs.get("failed_trial") for t in study_trials(url, study) if t.state.name == "COMPLETE"]
     assert all(n in retried for n in killed), (killed, retried)  # the trial the kill interrupted ran again
     assert len(after) == 120 and len({n for n, _, _ in after}) == 120 and set(before) <= set(after)
     front = records_from_json(json.loads((run / "front.json").read_text()))
@@ -146,7 +123,7 @@ def test_a_killed_search_resumes_to_exactly_the_budget(tmp_path, shared, kind):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_workers_share_one_study_to_exactly_the_budget(tmp_path, shared, kind):
-    url, study = _storage(kind, tmp_path), f"shared-{uuid.uuid4().hex[:8]}"
+    url, study = study_url(kind, tmp_path), f"shared-{uuid.uuid4().hex[:8]}"
     base = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--no-predictor", "--sampler", "random",
             "--storage", url, "--study", study]
     first = subprocess.run([*base, "--trials", "5", "--output", str(tmp_path / "a")], capture_output=True, text=True,
@@ -302,7 +279,7 @@ def test_when_nothing_is_feasible_the_least_violating_trials_are_reported(proble
 def test_guided_workers_on_postgresql_complete_500_trials_without_a_duplicate(tmp_path, shared):
     """Two guided workers on one PostgreSQL study: exactly the budget, no architecture evaluated twice (each pick
     carries its key from the moment it is enqueued), both workers finish with exit 0."""
-    url, study = _storage("postgresql", tmp_path), f"scale-{uuid.uuid4().hex[:8]}"
+    url, study = study_url("postgresql", tmp_path), f"scale-{uuid.uuid4().hex[:8]}"
     base = [sys.executable, "-m", "paretonet.cli", "search", "--bench", "nb201-cifar10", "--storage", url,
             "--study", study, "--trials", "500", "--no-report"]
     owner = subprocess.Popen([*base, "--output", str(tmp_path / "a")], stdout=subprocess.DEVNULL,

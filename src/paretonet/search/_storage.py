@@ -89,7 +89,7 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-_calls = threading.local()  # a storage method calling another is retried once, as a whole (a bounded wait)
+_calls = threading.local()  # only the outermost storage call retries: one calling another waits once, not nested
 
 
 def _with_retries(call: Callable[[], Any], url: str, retry_s: float, what: str, *,  # noqa: ANN401

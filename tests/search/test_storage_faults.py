@@ -13,35 +13,16 @@ import uuid
 from collections import Counter
 
 import pytest
+from studies import POSTGRES, RESTART, study_trials, study_url  # tests/studies.py
 
-POSTGRES = os.environ.get("PARETONET_TEST_POSTGRES")  # set by .ci/run, which starts a server on localhost
-RESTART = os.environ.get("PARETONET_TEST_POSTGRES_RESTART")  # .ci/run: the command that restarts that server
 SEARCH = [sys.executable, "-m", "paretonet.cli", "search"]
 TRAIN = ["--space", "lenet", "--epochs", "1", "--robust-images", "20", "--queries", "50", "--no-predictor",
          "--sampler", "random", "--no-early-stopping", "--no-report", "--heartbeat", "1"]
 
 
-def _url(kind: str, tmp_path) -> str:  # noqa: ANN001
-    if kind == "postgresql":
-        if not POSTGRES:
-            pytest.skip("no PostgreSQL server: .ci/run starts one and sets PARETONET_TEST_POSTGRES")
-        return POSTGRES
-    return f"sqlite:///{tmp_path / 'study.db'}"
-
-
-def _trials(url: str, study: str) -> list:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
-    except Exception:  # not created yet, or the server is restarting
-        return []
-
-
 def _check_budget(url: str, study: str, budget: int) -> list:
     """Exactly `budget` completed trials, each configuration once, none left running; the completed trials."""
-    trials = _trials(url, study)
+    trials = study_trials(url, study)
     done = [t for t in trials if t.state.name == "COMPLETE"]
     keys = Counter(t.user_attrs["key"] for t in done)
     assert len(done) == budget, Counter(t.state.name for t in trials)
@@ -65,6 +46,7 @@ def _finish(*procs) -> None:  # noqa: ANN002
         assert p.returncode == 0, err
 
 
+@pytest.mark.slow  # 45 s; .ci/run runs the slow tests against its PostgreSQL
 def test_workers_survive_three_database_restarts(tmp_path, shared):
     """`pg_ctl restart -m fast` three times under two guided workers: connections are re-made, failed calls retried."""
     if not (POSTGRES and RESTART):
@@ -74,7 +56,7 @@ def test_workers_survive_three_database_restarts(tmp_path, shared):
             "--no-report", "--heartbeat", "2"]
     owner = subprocess.Popen([*base, "--output", str(tmp_path / "a")], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: any(t.state.name == "COMPLETE" for t in _trials(POSTGRES, study)), 180, owner)
+    _wait_for(lambda: any(t.state.name == "COMPLETE" for t in study_trials(POSTGRES, study)), 180, owner)
     worker = subprocess.Popen([*base, "--worker", "--seed", "1", "--output", str(tmp_path / "b")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for _ in range(3):
@@ -86,19 +68,20 @@ def test_workers_survive_three_database_restarts(tmp_path, shared):
     assert len({t.user_attrs["worker"] for t in done}) == 2
 
 
+@pytest.mark.slow  # 50 s per storage
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_dead_workers_trial_is_retried_and_a_restarted_owner_fails_no_live_trial(tmp_path, shared, kind):
     """(b) a worker killed mid-trial: its trial goes stale when its heartbeat stops and is retried once, and the
     others end with the whole budget, not one short; (a) an owner started while a worker trains leaves that
     worker's trial alone (it completes, the worker exits 0)."""
-    url, study = _url(kind, tmp_path), f"heartbeat-{uuid.uuid4().hex[:8]}"
+    url, study = study_url(kind, tmp_path), f"heartbeat-{uuid.uuid4().hex[:8]}"
     base = [*SEARCH, *TRAIN, "--storage", url, "--study", study]
     first = subprocess.run([*base, "--trials", "1", "--output", str(tmp_path / "a")], capture_output=True, text=True,
                            timeout=300)
     assert first.returncode == 0, first.stderr
 
     def running() -> list[int]:
-        return [t.number for t in _trials(url, study) if t.state.name == "RUNNING"]
+        return [t.number for t in study_trials(url, study) if t.state.name == "RUNNING"]
 
     doomed = subprocess.Popen([*base, "--trials", "5", "--worker", "--seed", "1", "--output", str(tmp_path / "b")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -114,13 +97,14 @@ def test_a_dead_workers_trial_is_retried_and_a_restarted_owner_fails_no_live_tri
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _finish(worker, owner)
     done = _check_budget(url, study, 5)
-    by_number = {t.number: t for t in _trials(url, study)}
+    by_number = {t.number: t for t in study_trials(url, study)}
     assert all(by_number[n].state.name == "COMPLETE" for n in live)  # the live worker's trial was not failed
     assert all(by_number[n].state.name == "FAIL" for n in killed)
     retried = [t.system_attrs.get("failed_trial") for t in done]
     assert all(n in retried for n in killed), (killed, retried)  # and the dead one's configuration ran again
 
 
+@pytest.mark.slow  # 50 s
 def test_three_guided_workers_evaluate_nothing_twice(tmp_path, shared):
     """Three guided workers on one PostgreSQL study: each pick carries its key from the moment it is enqueued and
     is checked against every running, waiting and ended trial: 300 trials, no duplicate."""
@@ -131,7 +115,7 @@ def test_three_guided_workers_evaluate_nothing_twice(tmp_path, shared):
             "--no-report"]
     owner = subprocess.Popen([*base, "--output", str(tmp_path / "a")], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: any(t.state.name == "COMPLETE" for t in _trials(POSTGRES, study)), 180, owner)
+    _wait_for(lambda: any(t.state.name == "COMPLETE" for t in study_trials(POSTGRES, study)), 180, owner)
     workers = [subprocess.Popen([*base, "--worker", "--seed", str(k), "--output", str(tmp_path / f"w{k}")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for k in (1, 2)]
     _finish(owner, *workers)
