@@ -28,3 +28,17 @@ def study_trials(url: str, study: str) -> list:
         return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
     except Exception:  # not created yet, the file is being written, the server is restarting
         return []
+
+
+def check_retried(trials: list, killed: list[int]) -> None:
+    """Each trial a killed process left running was failed when its heartbeat stopped and asked exactly once more,
+    and that retry ended: completed, or failed because its configuration is not an evaluation (outside the table,
+    or completed meanwhile by another trial: a duplicate costs nothing)."""
+    by_number = {t.number: t for t in trials}
+    completed = {t.user_attrs.get("key") for t in trials if t.state.name == "COMPLETE"}
+    for n in killed:
+        assert by_number[n].state.name == "FAIL", (n, by_number[n].state)
+        retries = [t for t in trials if t.system_attrs.get("failed_trial") == n]
+        assert len(retries) == 1 and retries[0].state.name in ("COMPLETE", "FAIL"), (n, retries)
+        retry = retries[0]
+        assert retry.state.name == "COMPLETE" or retry.user_attrs.get("key") in completed | {None}, (n, retry)
