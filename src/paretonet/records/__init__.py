@@ -143,7 +143,11 @@ class Record:
 def _objective_dict(o: Objective) -> dict[str, Any]:
     """Name, value, unit, direction; images, interval and outcomes where they were measured. A value that is not a
     finite number is refused: a Record is never written with NaN or Infinity (a number not measured is absent)."""
-    if isinstance(o.value, bool) or not isinstance(o.value, (int, float)) or not math.isfinite(o.value):
+    try:
+        finite = not isinstance(o.value, bool) and math.isfinite(o.value)  # numpy scalars too
+    except TypeError:
+        finite = False
+    if not finite:
         raise ConfigError(f"objective {o.name!r}: got {o.value!r}; a Record holds finite numbers only (leave out "
                           "what was not measured)")
     return {k: _plain(v) for k, v in asdict(o).items() if v is not None}

@@ -106,7 +106,6 @@ def open_study(problem: Problem, config: SearchConfig, *, create: bool = True): 
 @dataclass(frozen=True)
 class _Slot:
     free: bool  # ended trials plus running ones asked before this one leave room in the budget
-    ended: int  # completed and stopped trials
     taken: bool  # another trial holds the same key: completed or stopped, or running or waiting and asked before
     completed: list
     stopped: list
@@ -128,8 +127,7 @@ def _slot(study, number: int, budget: int, key: str) -> _Slot:  # noqa: ANN001
                 for t in trials)
     taken = any(t.user_attrs.get("key") == key and t.number != number
                 and (t.state in (state.COMPLETE, state.PRUNED) or t.number < number) for t in trials)
-    ended = sum(t.state in (state.COMPLETE, state.PRUNED) for t in trials)
-    return _Slot(ahead < budget, ended, taken, completed, [t for t in trials if t.state == state.PRUNED],
+    return _Slot(ahead < budget, taken, completed, [t for t in trials if t.state == state.PRUNED],
                  sum(t.state == state.RUNNING for t in trials))
 
 
