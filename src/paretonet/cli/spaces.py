@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 from ._common import FormatOpt, OutputOpt, SeedOpt, Table, app, check_format, parse_shape, show, write_json, write_records
 
 
@@ -27,8 +27,7 @@ def spaces_cmd(
     from ..spaces import SPACES, Architecture, sample_architecture
 
     shape = parse_shape(input_shape)
-    if classes < 2:  # checked even where nothing is built: a wrong option is never silently ignored
-        raise ConfigError(f"--classes: got {classes}, expected an integer >= 2")
+    check_int("--classes", classes, minimum=2)  # even where nothing is built: a wrong option is never ignored
     if space is None:
         t = Table(title="search spaces")
         t.add_column("space")

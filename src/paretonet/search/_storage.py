@@ -137,10 +137,10 @@ def _retrying(method: Callable) -> Callable:
     return call
 
 
-def retrying_storage(url: str, retry_s: float = STORAGE_RETRY_S, heartbeat_s: int = HEARTBEAT_S):  # noqa: ANN201
-    """Optuna's RDBStorage for `url` with pre-pinged connections, retried calls and trial heartbeats."""
-    import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+@functools.cache
+def _storage_class() -> type:
+    """RDBStorage with its database calls retried (built once: Optuna is imported on first use)."""
+    from optuna.storages import RDBStorage
 
     class RetryingRDBStorage(RDBStorage):
         def beat(self, trial_id: int) -> None:
@@ -156,21 +156,29 @@ def retrying_storage(url: str, retry_s: float = STORAGE_RETRY_S, heartbeat_s: in
         attr = getattr(RetryingRDBStorage, name)
         if callable(attr) and (not name.startswith("_") or name in _CACHE_CALLS) and name not in _LOCAL_CALLS:
             setattr(RetryingRDBStorage, name, _retrying(attr))
+    # Optuna warns that heartbeats are meant for Study.optimize: this ask-and-tell loop beats itself (`heartbeat`)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    return RetryingRDBStorage
+
+
+def retrying_storage(url: str, retry_s: float = STORAGE_RETRY_S, heartbeat_s: int = HEARTBEAT_S):  # noqa: ANN201
+    """Optuna's RDBStorage for `url` with pre-pinged connections, retried calls and trial heartbeats."""
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60}  # SQLite serializes writers: wait for the lock, do not fail
 
-    def connect() -> RDBStorage:  # a worker may start while the server restarts: waited out like any call
+    def connect():  # noqa: ANN202 - a worker may start while the server restarts: waited out like any call
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: experimental
-            return RetryingRDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_s,
-                                      grace_period=GRACE_BEATS * heartbeat_s,
-                                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            return _storage_class()(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_s,
+                                    grace_period=GRACE_BEATS * heartbeat_s,
+                                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
 
     storage = _with_retries(connect, url, retry_s, "cannot open")
     storage.retry_s = retry_s
-    # Optuna warns that heartbeats are meant for Study.optimize: this ask-and-tell loop beats itself (`heartbeat`)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return storage
 
